@@ -1,0 +1,17 @@
+import type { OutflowEvent } from '../events.js';
+
+/**
+ * Runs on every event before detections see it: enrichment (workload identity,
+ * destination class), filtering, normalization.
+ *
+ * `process` is called once per event, synchronously, on the hot path: keep it
+ * allocation-light. It may enrich the event in place and return it, return a
+ * replacement, or return `undefined` to drop it (counted as `dropped{reason=filtered}`).
+ * An exception is counted, the event dead-lettered, and the stream goes on.
+ */
+export interface Processor {
+  process(event: OutflowEvent): OutflowEvent | undefined;
+  /** Optional async setup (open a watch, load an inventory). */
+  start?(): Promise<void> | void;
+  shutdown?(): Promise<void> | void;
+}

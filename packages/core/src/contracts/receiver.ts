@@ -1,0 +1,103 @@
+import type { DeadLetterInput } from '../dead-letter.js';
+import type { OutflowEvent } from '../events.js';
+import type { ComponentMetrics } from '../telemetry.js';
+
+/**
+ * What a receiver is given at start: the door into the pipeline.
+ *
+ * Receivers batch at the edge (one call per file chunk, HTTP request or
+ * datagram) and choose how to meet backpressure: a pull source (a file) awaits
+ * `emit`; a push source (an HTTP server) uses `tryEmit` and answers 429/503
+ * when it returns false.
+ */
+export interface ReceiverHost {
+  readonly name: string;
+  /**
+   * Hand a batch to the pipeline. Resolves once the batch is queued; under the
+   * `block` overflow policy it waits for room. Under a dropping policy it
+   * resolves at once and the drop is counted.
+   */
+  emit(batch: OutflowEvent[]): Promise<void>;
+  /** Queue a batch only if it fits now. Returns false (and counts the batch as refused) when the queue is full. */
+  tryEmit(batch: OutflowEvent[]): boolean;
+  /** Record a bad input: counted as an error with its reason and written to the dead letter with its raw bytes. */
+  deadLetter(entry: DeadLetterInput): void;
+  /** A finite source is exhausted (a replayed file, a fixture). The pipeline finishes when every receiver has completed. */
+  complete(): void;
+  readonly metrics: ComponentMetrics;
+  /** Processing-time clock for `observedTime`. */
+  now(): number;
+}
+
+/** A source of events. */
+export interface Receiver {
+  /** Begin receiving. Resolves once listening (sockets bound, files opened); events may flow before it resolves. */
+  start(host: ReceiverHost): Promise<void> | void;
+  /** Stop receiving and release resources. Idempotent and safe before start. */
+  shutdown(): Promise<void>;
+}
+
+/** Where a decoder puts what it decoded. */
+export interface DecodeSink<E = OutflowEvent> {
+  event(event: E): void;
+  error(error: DecodeError): void;
+}
+
+export interface DecodeError {
+  /** Short machine-readable reason: `invalid_json`, `missing_field`, `unsupported_version`, ... */
+  reason: string;
+  /** Human-readable detail. */
+  message: string;
+  /** The raw bytes of the bad record. */
+  raw: string | Uint8Array;
+  /** Where it came from inside the input (line number, record index, byte offset). */
+  location?: string;
+}
+
+/**
+ * Context of one decode call. Transports may reuse one meta object across
+ * calls (updating `line`), so decoders must not keep a reference to it.
+ */
+export interface DecodeMeta {
+  /** Ingest time to stamp as `observedTime`. */
+  observedTime: number;
+  /** Where the input came from: file path, `http://peer`, `udp://peer:port`. Events get `location` = this plus `:line` when a line is known. */
+  location?: string;
+  /** 1-based line number of `input` within its file, for line-framed input. */
+  line?: number;
+  /** The first line of the file `input` came from (line-framed files), for formats whose header names the fields (AWS VPC flow logs). */
+  firstLine?: string;
+  receiver?: string;
+}
+
+/** `path:line` or `path` from a DecodeMeta, for event locations and derived ids. */
+export function metaLocation(meta: DecodeMeta): string | undefined {
+  if (meta.location === undefined) return undefined;
+  return meta.line === undefined ? meta.location : `${meta.location}:${meta.line}`;
+}
+
+/**
+ * A pure decoder: bytes or text in, normalized events out. Never throws;
+ * malformed records go to `sink.error` and decoding goes on with the next one.
+ */
+export interface Decoder<In = string | Uint8Array, E = OutflowEvent> {
+  /** Format name, e.g. `k8s_audit`. */
+  readonly format: string;
+  decode(input: In, sink: DecodeSink<E>, meta: DecodeMeta): void;
+}
+
+/** Decode everything in `input` into arrays. Convenient for tests and small inputs. */
+export function decodeAll<In, E>(decoder: Decoder<In, E>, input: In, meta: Partial<DecodeMeta> = {}): { events: E[]; errors: DecodeError[] } {
+  const events: E[] = [];
+  const errors: DecodeError[] = [];
+  try {
+    decoder.decode(input, { event: (e) => events.push(e), error: (e) => errors.push(e) }, { observedTime: meta.observedTime ?? Date.now(), ...meta });
+  } catch (err) {
+    errors.push({
+      reason: 'decoder_exception',
+      message: `decoder ${decoder.format} threw: ${err instanceof Error ? err.message : String(err)}`,
+      raw: typeof input === 'string' || input instanceof Uint8Array ? input : String(input),
+    });
+  }
+  return { events, errors };
+}

@@ -1,0 +1,5 @@
+export * from './builders.js';
+export * from './conformance.js';
+export * from './context.js';
+export * from './marbles.js';
+export * from './memory.js';

@@ -1,0 +1,14 @@
+// Shared Vitest settings for every workspace package. Tests resolve sibling
+// packages through their "source" export condition, so `vitest run` needs no
+// prior build of the packages a test imports.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: { conditions: ['source', 'module', 'node', 'import', 'default'] },
+  ssr: { resolve: { conditions: ['source', 'module', 'node', 'import', 'default'] } },
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
