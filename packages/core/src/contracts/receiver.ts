@@ -101,3 +101,22 @@ export function decodeAll<In, E>(decoder: Decoder<In, E>, input: In, meta: Parti
   }
   return { events, errors };
 }
+
+/**
+ * A named wire format: its decoder, how files of it are framed, and how to
+ * recognise it. Receiver packages export their formats so that the CLI
+ * (`outflow decode`, `outflow replay`) and generic transports can use them.
+ */
+export interface FormatDefinition<In = string> {
+  /** Format name as used on the command line: `k8s_audit`, `aws_vpc_flow`, ... */
+  readonly name: string;
+  readonly description: string;
+  /** `lines`: one record per line (decoder gets each line); `document`: a whole file is one input (decoder gets the text). */
+  readonly framing: 'lines' | 'document';
+  readonly decoder: Decoder<In>;
+  /**
+   * Confidence in [0, 1] that `head` (the first 64 KiB of a file, decompressed)
+   * is in this format. Used when no format is given.
+   */
+  sniff?(head: string): number;
+}
