@@ -174,19 +174,16 @@ export class ExportRunner {
     const onAbort = () => this.abort.abort(signal.reason);
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
-    // An exporter that ignores its abort signal cannot hold shutdown hostage:
-    // a second after the deadline the in-flight batch is dead-lettered
-    // (it may still arrive; its idempotency keys make that harmless).
+    // An exporter that ignores its abort signal cannot hold shutdown hostage: at
+    // the deadline the in-flight batch and the queue are dead-lettered at once
+    // (the in-flight batch may still arrive; its idempotency keys make that harmless).
     const hardStop = new Promise<void>((resolve) => {
       const stop = () => {
-        const timer = setTimeout(() => {
-          const batch = this.inflight;
-          this.inflight = undefined;
-          if (batch) this.fail(batch, 'shutdown_deadline', 'exporter still busy at the shutdown deadline');
-          this.fail(this.queue.takeUpTo(Number.POSITIVE_INFINITY), 'shutdown_deadline', 'shutdown deadline passed before delivery');
-          resolve();
-        }, 1000);
-        timer.unref();
+        const batch = this.inflight;
+        this.inflight = undefined;
+        if (batch) this.fail(batch, 'shutdown_deadline', 'exporter still busy at the shutdown deadline');
+        this.fail(this.queue.takeUpTo(Number.POSITIVE_INFINITY), 'shutdown_deadline', 'shutdown deadline passed before delivery');
+        resolve();
       };
       if (this.abort.signal.aborted) stop();
       else this.abort.signal.addEventListener('abort', stop, { once: true });

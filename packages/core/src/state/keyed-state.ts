@@ -1,7 +1,7 @@
 export type EvictionReason = 'ttl' | 'cap';
 
 export interface KeyedStateOptions<K, V> {
-  /** Most keys held at once. Inserting past it evicts the least recently touched key. */
+  /** Most keys held at once. Inserting at the cap evicts the least recently touched keys (1/64 of the cap at a time). */
   maxKeys: number;
   /** A key untouched for this long (in the clock the caller passes, usually event time) expires on the next `expire`. */
   ttlMs: number;
@@ -34,6 +34,7 @@ export class KeyedState<K, V> {
   readonly ttlMs: number;
   private readonly granularity: number;
   private readonly onEvict: ((key: K, value: V, reason: EvictionReason) => void) | undefined;
+  private readonly evictChunk: number;
   /** Evictions so far, by reason. */
   readonly evictions = { ttl: 0, cap: 0 };
 
@@ -44,6 +45,7 @@ export class KeyedState<K, V> {
     this.ttlMs = options.ttlMs;
     this.granularity = options.touchGranularityMs ?? options.ttlMs / 64;
     this.onEvict = options.onEvict;
+    this.evictChunk = Math.max(1, Math.ceil(options.maxKeys / 64));
   }
 
   get size(): number {
@@ -109,15 +111,25 @@ export class KeyedState<K, V> {
 
   private insert(key: K, value: V, now: number): void {
     const t = this.advance(now);
-    while (this.map.size >= this.maxKeys) {
-      const oldest = this.map.keys().next();
-      if (oldest.done) break;
-      const slot = this.map.get(oldest.value) as Slot<V>;
-      this.map.delete(oldest.value);
-      this.evictions.cap++;
-      this.onEvict?.(oldest.value, slot.value, 'cap');
-    }
+    if (this.map.size >= this.maxKeys) this.evictOldest(Math.max(1, this.map.size - this.maxKeys + this.evictChunk));
     this.map.set(key, { value, touched: t });
+  }
+
+  /**
+   * Evict the `n` least recently touched keys with one iterator. Evicting in
+   * chunks (1/64 of the cap) rather than one key per insert matters: V8's Map
+   * leaves a hole per deleted entry at its front, and starting a fresh
+   * iterator per insert would rescan those holes every time.
+   */
+  private evictOldest(n: number): void {
+    let evicted = 0;
+    for (const [key, slot] of this.map) {
+      if (evicted >= n) break;
+      this.map.delete(key);
+      evicted++;
+      this.evictions.cap++;
+      this.onEvict?.(key, slot.value, 'cap');
+    }
   }
 
   /** Evict keys untouched for `ttlMs` as of `now`. Returns how many expired. */
@@ -150,7 +162,7 @@ export class KeyedState<K, V> {
   restore(entries: readonly { key: K; value: V; touched: number }[]): void {
     this.map.clear();
     for (const e of entries) {
-      if (this.map.size >= this.maxKeys) this.map.delete(this.map.keys().next().value as K);
+      if (this.map.size >= this.maxKeys) this.evictOldest(1);
       this.map.set(e.key, { value: e.value, touched: e.touched });
       if (e.touched > this.clock) this.clock = e.touched;
     }
