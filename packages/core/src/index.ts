@@ -1,4 +1,5 @@
 export * from './alert.js';
+export * from './codec/outflow-json.js';
 export * from './component.js';
 export * from './contracts/baseline.js';
 export * from './contracts/detection.js';
@@ -8,6 +9,7 @@ export * from './contracts/receiver.js';
 export * from './dead-letter.js';
 export * from './errors.js';
 export * from './events.js';
+export * from './export/index.js';
 export * from './logger.js';
 export * from './rule.js';
 export * from './runtime/dedup.js';

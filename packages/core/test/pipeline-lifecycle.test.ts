@@ -250,7 +250,7 @@ describe('pipeline error isolation', () => {
     const dl = deadLetter.entries();
     expect(dl).toHaveLength(1);
     expect(dl[0]?.reason).toBe('stream_error');
-    expect((dl[0]?.event as { bytes: number }).bytes).toBe(13);
+    expect((dl[0]?.event as { bytes: number } | undefined)?.bytes).toBe(13);
     expect(p.telemetry.total('errors', { component: 'fragile' })).toBe(1);
   });
 

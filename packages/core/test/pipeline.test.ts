@@ -71,7 +71,7 @@ describe('pipeline smoke', () => {
     expect(exporter.alerts.map((a) => a.explanation.summary)).toEqual(['sent 95 bytes', 'sent 96 bytes', 'sent 97 bytes', 'sent 98 bytes', 'sent 99 bytes']);
     expect(deadLetter.entries()).toHaveLength(1);
     expect(deadLetter.entries()[0]?.reason).toBe('exception');
-    expect((deadLetter.entries()[0]?.event as OutflowEvent).sourceId).toBe('f13');
+    expect((deadLetter.entries()[0]?.event as OutflowEvent | undefined)?.sourceId).toBe('f13');
     expect(pipeline.telemetry.total('errors', { component: 'big_transfer' })).toBe(1);
   });
 });

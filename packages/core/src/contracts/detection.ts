@@ -46,10 +46,19 @@ export interface Detection {
   connect(events$: Observable<OutflowEvent>, ctx: DetectionContext): Observable<Finding>;
 }
 
-/** Several detections and the processors they need, as one unit (a preset such as `t1537`). */
+/** Decides whether a finding is suppressed (an exception, a suppression window). Returns the reason when it is. */
+export interface FindingSuppressor {
+  readonly name: string;
+  check(finding: Finding): string | undefined;
+}
+
+/** Several detections and the processors and suppressors they need, as one unit (a preset such as `t1537`). */
 export interface DetectionBundle {
   readonly detections: readonly Detection[];
+  /** Run before the detections, in order (enrichers). */
   readonly processors?: readonly Processor[];
+  /** Applied to every finding of the pipeline, after the pipeline's own suppressors. */
+  readonly suppressors?: readonly FindingSuppressor[];
 }
 
 export function isDetectionBundle(value: unknown): value is DetectionBundle {
