@@ -3,3 +3,4 @@ export * from './conformance.js';
 export * from './context.js';
 export * from './marbles.js';
 export * from './memory.js';
+export * from './scenario/index.js';

@@ -1,0 +1,5 @@
+export * from './formats.js';
+export * from './generate.js';
+export { Random } from './random.js';
+export * from './world.js';
+export * from './write.js';
