@@ -2,6 +2,16 @@
 import { main } from './main.js';
 
 const controller = new AbortController();
+// A closed pipe (`outflow decode ... | head`) ends the command quietly, as Unix tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') {
+      controller.abort(err);
+      process.exit(0);
+    }
+    throw err;
+  });
+}
 let signals = 0;
 const onSignal = (signal: NodeJS.Signals) => {
   signals++;
