@@ -1,1 +1,9 @@
-export {};
+export * from './checkpoint.js';
+export * from './config.js';
+export * from './file-source.js';
+export * from './glob.js';
+export * from './gzip.js';
+export * from './http-server.js';
+export * from './receivers.js';
+export * from './types.js';
+export * from './udp.js';

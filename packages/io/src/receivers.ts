@@ -1,0 +1,252 @@
+import {
+  type ComponentContext,
+  type ComponentMetrics,
+  type DecodeError,
+  type DecodeMeta,
+  type Decoder,
+  type DecodeSink,
+  errorMessage,
+  type OutflowEvent,
+  type Receiver,
+  type ReceiverHost,
+} from '@outflow/core';
+import type { FileSourceConfig, HttpServerConfig, UdpConfig } from './config.js';
+import { FileSource } from './file-source.js';
+import { busyResponse, HttpIngestServer, type IngestRequest, type IngestResponse } from './http-server.js';
+import { UdpListener, type UdpPeer } from './udp.js';
+
+/** How a file format is framed and decoded. A core `FormatDefinition` fits as is. */
+export interface FileFormat {
+  name: string;
+  framing: 'lines' | 'document';
+  decoder: Decoder<string>;
+}
+
+function withDetail(location: string, error: DecodeError, known?: string): string {
+  return error.location !== undefined && error.location !== known ? `${location}#${error.location}` : location;
+}
+
+/**
+ * Metrics for a transport running under a receiver host: the host already
+ * counts events `received` and batches `refused{queue_full}`, so the
+ * transport's own per-request `received` and `refused{busy}` are left out.
+ */
+function transportMetrics(metrics: ComponentMetrics): ComponentMetrics {
+  return {
+    add: (counter, n, reason) => {
+      if (counter === 'received' || (counter === 'refused' && reason === 'busy')) return;
+      metrics.add(counter, n, reason);
+    },
+    gauge: (name, read, labels) => metrics.gauge(name, read, labels),
+  };
+}
+
+/**
+ * A receiver reading files with a FileSource and decoding each record with
+ * `format.decoder`. Each batch of records becomes one `host.emit` (awaited:
+ * the files are read no faster than the pipeline takes them); undecodable
+ * records are dead-lettered with `location` = `path:line`. With follow=false
+ * the receiver completes once every file was read.
+ */
+export function createFileReceiver(ctx: ComponentContext, config: FileSourceConfig, format: FileFormat): Receiver {
+  let source: FileSource | undefined;
+  let shut = false;
+  const decoder = format.decoder;
+  return {
+    async start(host: ReceiverHost) {
+      if (shut || source) return;
+      source = new FileSource(config, {
+        framing: format.framing,
+        signal: ctx.signal,
+        logger: ctx.logger,
+        metrics: transportMetrics(ctx.metrics),
+        onRecords: async (batch) => {
+          const events: OutflowEvent[] = [];
+          const meta: DecodeMeta = { observedTime: host.now(), location: batch.path, line: batch.firstLineNumber, receiver: host.name };
+          if (batch.firstLine !== undefined) meta.firstLine = batch.firstLine;
+          const sink: DecodeSink = {
+            event: (e) => events.push(e),
+            error: (e) =>
+              host.deadLetter({
+                stage: 'decode',
+                reason: e.reason,
+                message: e.message,
+                raw: e.raw,
+                location: withDetail(`${batch.path}:${meta.line}`, e, String(meta.line)),
+              }),
+          };
+          const { records, lineNumbers } = batch;
+          for (let i = 0; i < records.length; i++) {
+            meta.line = lineNumbers ? (lineNumbers[i] as number) : batch.firstLineNumber + i;
+            const record = records[i] as string;
+            try {
+              decoder.decode(record, sink, meta);
+            } catch (err) {
+              host.deadLetter({
+                stage: 'decode',
+                reason: 'decoder_exception',
+                message: `decoder ${decoder.format} threw: ${errorMessage(err)}`,
+                raw: record,
+                location: `${batch.path}:${meta.line}`,
+              });
+            }
+          }
+          if (events.length > 0) await host.emit(events);
+        },
+        onError: (e) =>
+          host.deadLetter({
+            stage: 'receive',
+            reason: e.reason,
+            message: e.message,
+            ...(e.raw !== undefined ? { raw: e.raw } : {}),
+            ...(e.location !== undefined ? { location: e.location } : {}),
+          }),
+      });
+      await source.start();
+      if (!config.follow) {
+        void source.done.then(() => {
+          if (!shut) host.complete();
+        });
+      }
+    },
+    async shutdown() {
+      shut = true;
+      await source?.stop();
+    },
+  };
+}
+
+/** A route of an HTTP receiver: the request and the pipeline door. */
+export type HttpRoute = (req: IngestRequest, host: ReceiverHost) => IngestResponse | Promise<IngestResponse>;
+
+export type HttpReceiver = Receiver & { address(): { port: number; url: string } | undefined };
+
+/** `http://address`, IPv6 addresses bracketed. */
+export function httpLocation(remoteAddress: string): string {
+  return `http://${remoteAddress.includes(':') ? `[${remoteAddress}]` : remoteAddress}`;
+}
+
+/**
+ * A receiver serving `routes` with an HttpIngestServer. A route that throws is
+ * answered 500 and its request body is dead-lettered (`handler_exception`).
+ */
+export function createHttpReceiver(ctx: ComponentContext, config: HttpServerConfig, routes: Record<string, HttpRoute>): HttpReceiver {
+  let server: HttpIngestServer | undefined;
+  let shut = false;
+  return {
+    async start(host: ReceiverHost) {
+      if (shut || server) return;
+      const wrapped: Record<string, (req: IngestRequest) => Promise<IngestResponse>> = {};
+      for (const [path, route] of Object.entries(routes)) {
+        wrapped[path] = async (req) => {
+          try {
+            return await route(req, host);
+          } catch (err) {
+            host.deadLetter({
+              stage: 'receive',
+              reason: 'handler_exception',
+              message: errorMessage(err),
+              raw: req.body,
+              location: httpLocation(req.remoteAddress),
+            });
+            return { status: 500, body: 'internal error' };
+          }
+        };
+      }
+      server = new HttpIngestServer(config, wrapped, { logger: ctx.logger, metrics: transportMetrics(ctx.metrics), name: ctx.name });
+      await server.start();
+    },
+    async shutdown() {
+      shut = true;
+      await server?.stop();
+    },
+    address: () => server?.address(),
+  };
+}
+
+/** Options of decodeHttpBody. A receiver's HttpServerConfig fits as is (its busyStatus and retryAfterSeconds are used). */
+export interface DecodeHttpBodyOptions {
+  /** Status when the pipeline is full. Default 429. */
+  busyStatus?: 429 | 503;
+  /** `Retry-After` seconds sent with the busy status. Default 1. */
+  retryAfterSeconds?: number;
+}
+
+/**
+ * The usual handler body: decode `req.body` as UTF-8 with `decoder`, dead-letter
+ * what does not decode (location `http://<remote>`), and queue the events with
+ * `host.tryEmit`. Answers:
+ * - 400 with the first reason when nothing decoded and something failed;
+ * - the busy response (429/503 + Retry-After) when the pipeline is full, so the sender retries;
+ * - 200 otherwise. A partly bad body is accepted: its good events are queued
+ *   and its bad records dead-lettered (a retry would duplicate the good ones).
+ */
+export function decodeHttpBody(req: IngestRequest, host: ReceiverHost, decoder: Decoder<string>, options: DecodeHttpBodyOptions = {}): IngestResponse {
+  const location = httpLocation(req.remoteAddress);
+  const events: OutflowEvent[] = [];
+  let failed = 0;
+  let firstReason: string | undefined;
+  const text = req.body.toString('utf8');
+  const sink: DecodeSink = {
+    event: (e) => events.push(e),
+    error: (e) => {
+      failed++;
+      firstReason ??= e.reason;
+      host.deadLetter({ stage: 'decode', reason: e.reason, message: e.message, raw: e.raw, location: withDetail(location, e) });
+    },
+  };
+  try {
+    decoder.decode(text, sink, { observedTime: host.now(), location, receiver: host.name });
+  } catch (err) {
+    failed++;
+    firstReason ??= 'decoder_exception';
+    host.deadLetter({
+      stage: 'decode',
+      reason: 'decoder_exception',
+      message: `decoder ${decoder.format} threw: ${errorMessage(err)}`,
+      raw: req.body,
+      location,
+    });
+  }
+  if (events.length === 0) {
+    if (failed > 0) return { status: 400, body: `no valid records (${failed} rejected, first reason: ${firstReason})` };
+    return { status: 200 };
+  }
+  if (!host.tryEmit(events)) return busyResponse({ busyStatus: options.busyStatus ?? 429, retryAfterSeconds: options.retryAfterSeconds ?? 1 });
+  return { status: 200 };
+}
+
+export type UdpReceiver = Receiver & { address(): { port: number } | undefined };
+
+/**
+ * A receiver listening for datagrams. `onDatagram` decodes and emits (usually
+ * `host.tryEmit`, counting refusals; UDP has no backpressure). A handler that
+ * throws has its datagram dead-lettered; oversize datagrams are dead-lettered
+ * with a prefix of their bytes.
+ */
+export function createUdpReceiver(ctx: ComponentContext, config: UdpConfig, onDatagram: (msg: Buffer, peer: UdpPeer, host: ReceiverHost) => void): UdpReceiver {
+  let listener: UdpListener | undefined;
+  let shut = false;
+  return {
+    async start(host: ReceiverHost) {
+      if (shut || listener) return;
+      listener = new UdpListener(config, (msg, peer) => onDatagram(msg, peer, host), {
+        logger: ctx.logger,
+        onError: (e) =>
+          host.deadLetter({
+            stage: e.reason === 'handler_exception' ? 'decode' : 'receive',
+            reason: e.reason,
+            message: e.message,
+            ...(e.raw !== undefined ? { raw: e.raw } : {}),
+            ...(e.location !== undefined ? { location: e.location } : {}),
+          }),
+      });
+      await listener.start();
+    },
+    async shutdown() {
+      shut = true;
+      await listener?.stop();
+    },
+    address: () => listener?.address(),
+  };
+}
