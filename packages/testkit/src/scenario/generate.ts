@@ -1372,14 +1372,20 @@ export function generateScenario(options: ScenarioOptions = {}): GeneratedTeleme
 /** The `t1537` preset configuration matching a generated world. */
 export function presetConfigFor(world: WorldConfig): Record<string, unknown> {
   return {
-    organization: { accounts: [world.account], trustedAccounts: [world.partnerAccount], vpcIds: [world.vpcId], cidrs: ['10.20.0.0/16'] },
+    organization: {
+      accounts: [world.account],
+      trustedAccounts: [world.partnerAccount],
+      vpcIds: [world.vpcId],
+      cidrs: ['10.20.0.0/16'],
+      buckets: [world.backupBucket, world.assetsBucket],
+    },
     cluster: { name: world.cluster, podCidrs: [world.podCidr], serviceCidrs: [world.serviceCidr] },
     destinations: {
       allow: [DESTINATIONS.paymentApi.address, DESTINATIONS.metricsSaas.address],
       cloudRanges: {
         prefixes: [
-          { ip_prefix: DESTINATIONS.s3.prefix, region: world.region, service: 'S3' },
-          { ip_prefix: '52.95.110.0/24', region: world.region, service: 'AMAZON' },
+          { prefix: DESTINATIONS.s3.prefix, region: world.region, service: 'S3' },
+          { prefix: '52.95.110.0/24', region: world.region, service: 'AMAZON' },
         ],
       },
     },
