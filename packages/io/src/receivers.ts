@@ -232,6 +232,7 @@ export function createUdpReceiver(ctx: ComponentContext, config: UdpConfig, onDa
       if (shut || listener) return;
       listener = new UdpListener(config, (msg, peer) => onDatagram(msg, peer, host), {
         logger: ctx.logger,
+        metrics: transportMetrics(host.metrics),
         onError: (e) =>
           host.deadLetter({
             stage: e.reason === 'handler_exception' ? 'decode' : 'receive',
