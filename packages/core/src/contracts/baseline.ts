@@ -40,4 +40,12 @@ export interface Score {
 export interface Scorer<S, F> {
   readonly type: string;
   score(state: S, feature: F, time: number): Score;
+  /**
+   * Optional fast path: the same number as `score(state, feature, time).probability`,
+   * without building the explanation. Per-event callers (the `detect` operator)
+   * use it and build the full Score only for what crosses their threshold.
+   */
+  probability?(state: S, feature: F, time: number): number;
+  /** Optional fast path: the same number as `score(state, feature, time).value`, without building the explanation. */
+  value?(state: S, feature: F, time: number): number;
 }

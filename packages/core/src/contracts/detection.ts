@@ -2,6 +2,7 @@ import type { Observable, SchedulerLike } from 'rxjs';
 import type { Alert, Finding } from '../alert.js';
 import type { ComponentContext } from '../component.js';
 import type { EventKind, OutflowEvent } from '../events.js';
+import type { CheckpointHandle } from '../state/checkpoint.js';
 import type { Processor } from './processor.js';
 
 /** What a detection gets besides its input stream. */
@@ -25,6 +26,14 @@ export interface DetectionContext extends ComponentContext {
   reportError(error: unknown, event?: unknown): void;
   /** Register keyed state so its size shows in the `state_keys` gauge. */
   registerState(name: string, state: { readonly size: number }): void;
+  /**
+   * Register state to checkpoint under `name` (unique within the detection).
+   * When the pipeline was restored from a checkpoint holding state for this
+   * detection and name with the same `version`, `handle.restore` is called
+   * right away with it; with another version the state is dropped (counted as
+   * `errors{reason=checkpoint_version_mismatch}`) and the operator relearns.
+   */
+  registerCheckpoint(name: string, handle: CheckpointHandle): void;
   readonly scheduler: SchedulerLike;
 }
 

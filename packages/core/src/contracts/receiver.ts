@@ -17,9 +17,15 @@ export interface ReceiverHost {
    * `block` overflow policy it waits for room. Under a dropping policy it
    * resolves at once and the drop is counted.
    */
-  emit(batch: OutflowEvent[]): Promise<void>;
+  emit(batch: OutflowEvent[], options?: EmitOptions): Promise<void>;
   /** Queue a batch only if it fits now. Returns false (and counts the batch as refused) when the queue is full. */
-  tryEmit(batch: OutflowEvent[]): boolean;
+  tryEmit(batch: OutflowEvent[], options?: EmitOptions): boolean;
+  /**
+   * The position this receiver reported in the checkpoint the pipeline was
+   * restored from (see `Receiver.position`), for resuming where that state
+   * left off; undefined when there is none.
+   */
+  readonly restoredPosition?: unknown;
   /** Record a bad input: counted as an error with its reason and written to the dead letter with its raw bytes. */
   deadLetter(entry: DeadLetterInput): void;
   /** A finite source is exhausted (a replayed file, a fixture). The pipeline finishes when every receiver has completed. */
@@ -29,12 +35,28 @@ export interface ReceiverHost {
   now(): number;
 }
 
+export interface EmitOptions {
+  /**
+   * Called once every event of the batch has been processed (enriched and seen
+   * by every detection), in batch order. Acknowledge upstream here for
+   * at-least-once delivery, and advance the position `Receiver.position`
+   * reports. Not called for a batch that was dropped or refused.
+   */
+  onProcessed?: () => void;
+}
+
 /** A source of events. */
 export interface Receiver {
   /** Begin receiving. Resolves once listening (sockets bound, files opened); events may flow before it resolves. */
   start(host: ReceiverHost): Promise<void> | void;
   /** Stop receiving and release resources. Idempotent and safe before start. */
   shutdown(): Promise<void>;
+  /**
+   * Position covering exactly the events processed so far (advance it in
+   * `onProcessed`), saved with each pipeline checkpoint and handed back as
+   * `host.restoredPosition` after a restore. Plain data.
+   */
+  position?(): unknown;
 }
 
 /** Where a decoder puts what it decoded. */

@@ -105,6 +105,19 @@ export class AlertDeduplicator {
     return out;
   }
 
+  /** Open entries as plain data, for checkpoints. */
+  snapshot(): { key: string; alert: Alert; delivered: number }[] {
+    return [...this.open.entries()].map(([key, e]) => ({ key, alert: e.alert, delivered: e.delivered }));
+  }
+
+  /** Replace the open entries with a snapshot. */
+  restore(entries: readonly { key: string; alert: Alert; delivered: number }[]): void {
+    this.open.clear();
+    for (const e of entries) {
+      this.open.set(e.key, { alert: e.alert, delivered: e.delivered, evidenceKeys: new Set(e.alert.evidence.map((r) => `${r.source}\u0000${r.id}`)) });
+    }
+  }
+
   /** Close everything (end of input). */
   flush(now: number): Alert[] {
     const out: Alert[] = [];

@@ -10,7 +10,7 @@ import {
   isComponentSpec,
   systemClock,
 } from '../component.js';
-import type { Detection, DetectionBundle, DetectionContext } from '../contracts/detection.js';
+import type { Detection, DetectionBundle, DetectionContext, FindingSuppressor } from '../contracts/detection.js';
 import { isDetectionBundle } from '../contracts/detection.js';
 import type { Exporter } from '../contracts/exporter.js';
 import type { Processor } from '../contracts/processor.js';
@@ -18,20 +18,16 @@ import type { Receiver, ReceiverHost } from '../contracts/receiver.js';
 import { type DeadLetterEntry, type DeadLetterInput, type DeadLetterSink, encodeRaw, FileDeadLetter, MemoryDeadLetter } from '../dead-letter.js';
 import { ConfigError, type ConfigIssue, errorMessage } from '../errors.js';
 import { EVENT_KINDS, type EventKind, type OutflowEvent } from '../events.js';
+import type { ExporterWithDelivery } from '../export/delivery-options.js';
 import { childLogger, consoleLogger, type Logger } from '../logger.js';
+import { type CheckpointHandle, type CheckpointStore, type PipelineCheckpoint } from '../state/checkpoint.js';
 import { Telemetry } from '../telemetry.js';
 import { type WatermarkOptions, WatermarkTracker } from '../time/watermark.js';
 import { AlertDeduplicator, type DedupOptions } from './dedup.js';
-import { type ExportQueueOptions, ExportRunner } from './export-runner.js';
+import { type ExportOptions, ExportRunner, resolveExportRunnerOptions } from './export-runner.js';
 import { BoundedQueue, OVERFLOW_POLICIES, type OverflowPolicy } from './queue.js';
 
 type Maybe<T> = T | ComponentSpec<T>;
-
-/** Decides whether a finding is suppressed. Returns the reason when it is. */
-export interface FindingSuppressor {
-  readonly name: string;
-  check(finding: Finding): string | undefined;
-}
 
 export interface SuppressedFinding {
   finding: Finding;
@@ -58,8 +54,21 @@ export interface PipelineOptions {
   suppressors?: readonly FindingSuppressor[];
   /** Static fields added to every alert (cluster, environment, ...). */
   labels?: Readonly<Record<string, string>>;
-  /** Queue, batching and retry of each exporter. */
-  export?: ExportQueueOptions;
+  /**
+   * Queue, batching, retry and outbox of each exporter: defaults for all, and
+   * per-exporter entries by instance name (`export.exporters.webhook`). An
+   * exporter's own `delivery` settings (route, labels, queue, retry in its
+   * config) win over these.
+   */
+  export?: ExportOptions;
+  /**
+   * Checkpoint operator state and receiver positions to `store` every
+   * `intervalMs` (default 60 000) and at shutdown, and resume from the
+   * store's latest checkpoint at start.
+   */
+  checkpoint?: { store: CheckpointStore; intervalMs?: number };
+  /** Resume from this checkpoint (instead of, or without, a store). */
+  restore?: PipelineCheckpoint;
   /** Events processed per turn of the event loop before yielding to I/O. Default 8192. */
   maxEventsPerTurn?: number;
   meter?: Meter;
@@ -101,6 +110,11 @@ export interface Pipeline {
   watermark(): number;
   readonly telemetry: Telemetry;
   readonly deadLetter: DeadLetterSink;
+  /**
+   * Operator state and receiver positions now, as plain data. Taken between
+   * batches, so the state reflects exactly the events the positions cover.
+   */
+  checkpoint(): PipelineCheckpoint;
 }
 
 interface Named<T> {
@@ -122,6 +136,7 @@ interface ResolvedSpec<T> {
 interface IngressBatch {
   source: string;
   events: OutflowEvent[];
+  onProcessed?: (() => void) | undefined;
 }
 
 const DEFAULT_DEADLINE_MS = 10_000;
@@ -199,6 +214,9 @@ class PipelineImpl implements Pipeline {
   private resolveDone!: () => void;
   readonly done: Promise<void>;
   private idleTimer: NodeJS.Timeout | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private restoreFrom: PipelineCheckpoint | undefined;
+  private readonly checkpointHandles = new Map<string, Map<string, CheckpointHandle>>();
   private readonly options: PipelineOptions;
 
   constructor(options: PipelineOptions) {
@@ -362,6 +380,8 @@ class PipelineImpl implements Pipeline {
     if (this._state !== 'created') throw new Error(`pipeline "${this.name}" cannot start: it is ${this._state}`);
     this._state = 'starting';
     try {
+      this.restoreFrom = this.options.restore ?? (await this.options.checkpoint?.store.load());
+      if (this.restoreFrom && this.dedup && Array.isArray(this.restoreFrom.dedup)) this.dedup.restore(this.restoreFrom.dedup as Parameters<AlertDeduplicator['restore']>[0]);
       this.processors = this.specs.processors.map((s) => this.instantiate(s, 'processor'));
       for (const spec of this.specs.detections) {
         const named = this.instantiate(spec, 'detection');
@@ -374,6 +394,7 @@ class PipelineImpl implements Pipeline {
               ctx: this.context(`${named.name}.processor`, named.type, 'processor'),
             });
           }
+          this.suppressors.push(...(named.instance.suppressors ?? []));
           for (const d of named.instance.detections) {
             this.detections.push({ name: d.id, type: d.id, instance: d, ctx: this.context(d.id, d.id, 'detection') });
           }
@@ -383,7 +404,8 @@ class PipelineImpl implements Pipeline {
       }
       this.exporters = this.specs.exporters.map((s) => {
         const named = this.instantiate(s, 'exporter');
-        return { named, runner: new ExportRunner(named.instance, named.ctx, this.options.export) };
+        const delivery = (named.instance as ExporterWithDelivery).delivery;
+        return { named, runner: new ExportRunner(named.instance, named.ctx, resolveExportRunnerOptions(named.name, this.options.export, delivery)) };
       });
       this.receivers = this.specs.receivers.map((s) => this.instantiate(s, 'receiver'));
 
@@ -398,6 +420,12 @@ class PipelineImpl implements Pipeline {
       for (const r of this.receivers) this.tracker.register(r.name, now);
       this._state = 'running';
       this.startIdleTimer();
+      if (this.options.checkpoint) {
+        this.checkpointTimer = setInterval(() => {
+          if (this._state === 'running') void this.saveCheckpoint();
+        }, this.options.checkpoint.intervalMs ?? 60_000);
+        this.checkpointTimer.unref();
+      }
       for (const r of this.receivers) await r.instance.start(this.host(r));
     } catch (err) {
       this.logger.error('pipeline failed to start', { pipeline: this.name, error: errorMessage(err) });
@@ -421,23 +449,30 @@ class PipelineImpl implements Pipeline {
       name,
       metrics,
       now: () => this.clock.now(),
-      emit: async (events) => {
-        if (events.length === 0) return;
+      ...(this.restoreFrom?.positions[name] !== undefined ? { restoredPosition: this.restoreFrom.positions[name] } : {}),
+      emit: async (events, options) => {
+        if (events.length === 0) {
+          options?.onProcessed?.();
+          return;
+        }
         if (this._state !== 'running' && this._state !== 'starting') {
           metrics.add('dropped', events.length, 'pipeline_stopped');
           return;
         }
         metrics.add('received', events.length);
-        const accepted = await this.ingress.put({ source: name, events });
+        const accepted = await this.ingress.put({ source: name, events, onProcessed: options?.onProcessed });
         if (accepted) this.scheduleDrain();
       },
-      tryEmit: (events) => {
-        if (events.length === 0) return true;
+      tryEmit: (events, options) => {
+        if (events.length === 0) {
+          options?.onProcessed?.();
+          return true;
+        }
         if (this._state !== 'running' && this._state !== 'starting') {
           metrics.add('refused', events.length, 'pipeline_stopped');
           return false;
         }
-        if (!this.ingress.offer({ source: name, events })) {
+        if (!this.ingress.offer({ source: name, events, onProcessed: options?.onProcessed })) {
           metrics.add('refused', events.length, 'queue_full');
           return false;
         }
@@ -528,6 +563,14 @@ class PipelineImpl implements Pipeline {
       }
     }
     this.currentEvent = undefined;
+    if (batch.onProcessed) {
+      try {
+        batch.onProcessed();
+      } catch (err) {
+        this.telemetry.add(batch.source, 'errors', 1, 'on_processed_exception');
+        this.logger.error('onProcessed callback failed', { receiver: batch.source, error: errorMessage(err) });
+      }
+    }
     this.telemetry.add('pipeline', 'emitted', events.length);
     if (maxTime > Number.NEGATIVE_INFINITY) this.tracker.observe(batch.source, maxTime, this.clock.now());
     this.advanceWatermark();
@@ -565,7 +608,7 @@ class PipelineImpl implements Pipeline {
   }
 
   private async waitIdle(runner: ExportRunner, signal: AbortSignal): Promise<void> {
-    while (runner.depth > 0 && !signal.aborted) await new Promise((r) => setTimeout(r, 5));
+    while (runner.pending > 0 && !signal.aborted) await new Promise((r) => setTimeout(r, 5));
   }
 
   private connectDetections(): void {
@@ -590,7 +633,63 @@ class PipelineImpl implements Pipeline {
         ctx.deadLetter({ stage: 'detect', reason: 'exception', message: errorMessage(error), ...(event !== undefined ? { event } : {}) });
       },
       registerState: (name, state) => ctx.metrics.gauge('state_keys', () => state.size, { state: name }),
+      registerCheckpoint: (name, handle) => this.registerCheckpoint(detection.instance.id, name, handle, ctx),
     };
+  }
+
+  private registerCheckpoint(detectionId: string, name: string, handle: CheckpointHandle, ctx: ComponentContext): void {
+    let handles = this.checkpointHandles.get(detectionId);
+    if (!handles) this.checkpointHandles.set(detectionId, (handles = new Map()));
+    handles.set(name, handle);
+    const saved = this.restoreFrom?.detections[detectionId]?.[name];
+    if (!saved) return;
+    if (saved.version !== handle.version) {
+      ctx.metrics.add('errors', 1, 'checkpoint_version_mismatch');
+      this.logger.warn('checkpointed state has another version; relearning from scratch', { detection: detectionId, state: name, saved: saved.version, current: handle.version });
+      return;
+    }
+    try {
+      handle.restore(saved.state);
+    } catch (err) {
+      ctx.metrics.add('errors', 1, 'checkpoint_restore_failed');
+      this.logger.error('restoring checkpointed state failed; relearning from scratch', { detection: detectionId, state: name, error: errorMessage(err) });
+    }
+  }
+
+  checkpoint(): PipelineCheckpoint {
+    const detections: PipelineCheckpoint['detections'] = {};
+    for (const [id, handles] of this.checkpointHandles) {
+      const entry: Record<string, { version: string; state: unknown }> = {};
+      for (const [name, handle] of handles) entry[name] = { version: handle.version, state: handle.snapshot() };
+      detections[id] = entry;
+    }
+    const positions: Record<string, unknown> = {};
+    for (const r of this.receivers) {
+      const p = r.instance.position?.();
+      if (p !== undefined) positions[r.name] = p;
+    }
+    const wm = this.tracker.current();
+    return {
+      format: 'outflow.checkpoint/v1',
+      pipeline: this.name,
+      takenAt: this.clock.now(),
+      watermark: Number.isFinite(wm) ? wm : null,
+      positions,
+      detections,
+      ...(this.dedup ? { dedup: this.dedup.snapshot() } : {}),
+    };
+  }
+
+  private async saveCheckpoint(): Promise<void> {
+    const store = this.options.checkpoint?.store;
+    if (!store) return;
+    try {
+      await store.save(this.checkpoint());
+      this.telemetry.add('pipeline', 'emitted', 1, 'checkpoint');
+    } catch (err) {
+      this.telemetry.add('pipeline', 'errors', 1, 'checkpoint_failed');
+      this.logger.error('checkpoint failed', { error: errorMessage(err) });
+    }
   }
 
   private connect(detection: Named<Detection>, findings: Subject<{ finding: Finding; detection: Named<Detection> }>, attempt: number): void {
@@ -681,6 +780,7 @@ class PipelineImpl implements Pipeline {
       }
     };
     if (this.idleTimer) clearInterval(this.idleTimer);
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     // 1. Stop receiving.
     await Promise.all(this.receivers.map((r) => guard(r.name, () => r.instance.shutdown())));
     this.ingress.close('pipeline_stopped');
@@ -691,6 +791,8 @@ class PipelineImpl implements Pipeline {
       if (!this.exportersHaveRoom()) await withDeadline(Promise.all(this.exporters.map((e) => e.runner.waitForRoom())), signal);
     }
     if (this.ingress.length > 0) this.ingress.close('shutdown_deadline', true);
+    // The state now reflects every event the receivers' positions cover: save it before completing the detections.
+    if (this.options.checkpoint && !this.endOfInput) await guard('checkpoint', () => this.saveCheckpoint());
     // 3. Complete detections and flush dedup.
     await this.finishInput(signal);
     // 4. Deliver queued alerts, then shut exporters down.
