@@ -11,6 +11,8 @@ export interface RuleDefinition<K extends EventKind> {
   id: string;
   title: string;
   attack?: AttackRef;
+  /** Other techniques the rule also covers. */
+  relatedAttack?: readonly AttackRef[];
   /** Default severity of a match. */
   severity: Severity;
   /** Event kinds the rule looks at. */
@@ -27,7 +29,7 @@ export interface RuleDefinition<K extends EventKind> {
  * and isolates exceptions per event.
  */
 export function rule<K extends EventKind>(def: RuleDefinition<K>): Detection {
-  const detection = { id: def.id, title: def.title, attack: def.attack ?? T1537 };
+  const detection = { id: def.id, title: def.title, attack: def.attack ?? T1537, ...(def.relatedAttack?.length ? { relatedAttack: def.relatedAttack } : {}) };
   const complete = (event: OutflowEvent, draft: FindingDraft): Finding => ({
     ...draft,
     detection,

@@ -66,7 +66,12 @@ describe('detect', () => {
       const op = detect({ ...base, learning: { minSamples: 3 } });
       // b is far from a but the key has learned only one sample: learned, not raised. After c the mean is 50:
       // d (50) is normal, e (100, mean 50) is raised.
-      expectObservable(cold('abcde|', values).pipe(op, map((a) => a.feature))).toBe('----e|', { e: 100 });
+      expectObservable(
+        cold('abcde|', values).pipe(
+          op,
+          map((a) => a.feature),
+        ),
+      ).toBe('----e|', { e: 100 });
     });
   });
 
@@ -75,7 +80,12 @@ describe('detect', () => {
       const values = { a: ev(10, 0), b: ev(100, 5), c: ev(10, 9), d: ev(100, 10) };
       const op = detect({ ...base, learning: { minSamples: 1, minAgeMs: 10 * MIN } });
       // b at minute 5 is too young; d at minute 10 is old enough. Mean before d: (10 + 100 + 10) / 3 = 40.
-      expectObservable(cold('a-b-c-d|', values).pipe(op, map((a) => a.time))).toBe('------d|', { d: T0 + 10 * MIN });
+      expectObservable(
+        cold('a-b-c-d|', values).pipe(
+          op,
+          map((a) => a.time),
+        ),
+      ).toBe('------d|', { d: T0 + 10 * MIN });
     });
   });
 
@@ -83,12 +93,22 @@ describe('detect', () => {
     const values = { a: ev(10, 0), b: ev(10, 1), c: ev(10, 2), x: ev(30, 3), y: ev(30, 4), z: ev(30, 5) };
     scheduler().run(({ cold, expectObservable }) => {
       const op = detect({ ...base, learning: { minSamples: 3 } });
-      expectObservable(cold('abcxyz|', values).pipe(op, map((a) => a.samples))).toBe('---xyz|', { x: 3, y: 3, z: 3 });
+      expectObservable(
+        cold('abcxyz|', values).pipe(
+          op,
+          map((a) => a.samples),
+        ),
+      ).toBe('---xyz|', { x: 3, y: 3, z: 3 });
     });
     scheduler().run(({ cold, expectObservable }) => {
       const op = detect({ ...base, learning: { minSamples: 3 }, learnFromAnomalies: true });
       // x is learned: mean (10+10+10+30)/4 = 15, y = 30 is still 15 away; after y, mean 18, z = 30 is 12 away; all three fire but samples grow.
-      expectObservable(cold('abcxyz|', values).pipe(op, map((a) => a.samples))).toBe('---xyz|', { x: 3, y: 4, z: 5 });
+      expectObservable(
+        cold('abcxyz|', values).pipe(
+          op,
+          map((a) => a.samples),
+        ),
+      ).toBe('---xyz|', { x: 3, y: 4, z: 5 });
     });
   });
 
@@ -104,7 +124,12 @@ describe('detect', () => {
         g: ev(10, 3, 'big'),
       };
       const op = detect({ ...base, learning: { minSamples: 2 } });
-      expectObservable(cold('abcdefg|', values).pipe(op, map((a) => `${a.key}:${a.feature}`))).toBe('----e-g|', { e: 'small:1000', g: 'big:10' });
+      expectObservable(
+        cold('abcdefg|', values).pipe(
+          op,
+          map((a) => `${a.key}:${a.feature}`),
+        ),
+      ).toBe('----e-g|', { e: 'small:1000', g: 'big:10' });
     });
   });
 
@@ -139,7 +164,12 @@ describe('detect', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const op = detect({ ...base, learning: { minSamples: 3 }, allowedLatenessMs: 5 * MIN, onLate: (e) => late.push(e) });
       // c (minute 7, 3 min behind) is in time and learned; d (minute 8) is in time and anomalous; e (minute 3, 7 min behind) is late.
-      expectObservable(cold('abcdef|', values).pipe(op, map((a) => `${a.time - T0}:${a.samples}`))).toBe('---d--|', { d: `${8 * MIN}:3` });
+      expectObservable(
+        cold('abcdef|', values).pipe(
+          op,
+          map((a) => `${a.time - T0}:${a.samples}`),
+        ),
+      ).toBe('---d--|', { d: `${8 * MIN}:3` });
     });
     expect(late).toEqual([values.e]);
     const op = detect({ ...base, learning: { minSamples: 3 }, allowedLatenessMs: 5 * MIN });
@@ -155,7 +185,12 @@ describe('detect', () => {
       const watermark$ = hot('--w', { w: T0 + 10 * MIN });
       const op = detect({ ...base, learning: { minSamples: 1 }, allowedLatenessMs: 2 * MIN, watermark$ });
       // After the watermark reaches minute 10, events before minute 8 are late: c and d are dropped.
-      expectObservable(cold('ab-cd|', values).pipe(op, map((a) => a.feature))).toBe('-----|');
+      expectObservable(
+        cold('ab-cd|', values).pipe(
+          op,
+          map((a) => a.feature),
+        ),
+      ).toBe('-----|');
     });
   });
 
@@ -172,7 +207,12 @@ describe('detect', () => {
         learning: { minSamples: 2 },
         onError: (err) => errors.push(err),
       });
-      expectObservable(cold('abxcd|', values).pipe(op, map((a) => a.feature))).toBe('----d|', { d: 90 });
+      expectObservable(
+        cold('abxcd|', values).pipe(
+          op,
+          map((a) => a.feature),
+        ),
+      ).toBe('----d|', { d: 90 });
     });
     expect(errors).toHaveLength(1);
     expect(String(errors[0])).toMatch(/bad record/);
@@ -244,12 +284,24 @@ describe('detect', () => {
       score(s, x, t) {
         const m = s.last.reduce((a, b) => a + b, 0) / Math.max(1, s.last.length);
         const p = Math.abs(x - m) > 20 ? 1 : 0;
-        return { value: Math.abs(x - m), probability: p, explanation: { scorer: 'near', observed: String(x), expected: String(m), baselineAgeMs: t - s.since, samples: s.n } };
+        return {
+          value: Math.abs(x - m),
+          probability: p,
+          explanation: { scorer: 'near', observed: String(x), expected: String(m), baselineAgeMs: t - s.since, samples: s.n },
+        };
       },
     };
     const ramp = [...Array.from({ length: 120 }, (_, i) => ev(100, i)), ...Array.from({ length: 200 }, (_, i) => ev(100 + i, 120 + i))];
     const fired = (guard: boolean) => {
-      const op = detect({ key: (e: Ev) => e.key, feature: (e: Ev) => e.value, baseline: follower, scorer: near, threshold: 0.5, learning: { minSamples: 5 }, ...(guard ? { reference: { refreshMs: 60 * MIN } } : {}) });
+      const op = detect({
+        key: (e: Ev) => e.key,
+        feature: (e: Ev) => e.value,
+        baseline: follower,
+        scorer: near,
+        threshold: 0.5,
+        learning: { minSamples: 5 },
+        ...(guard ? { reference: { refreshMs: 60 * MIN } } : {}),
+      });
       const out: Anomaly<Ev, string, number>[] = [];
       const s = new Subject<Ev>();
       s.pipe(op).subscribe((a) => out.push(a));

@@ -393,3 +393,50 @@ describe('pipeline self-telemetry', () => {
 function silent() {
   return { debug() {}, info() {}, warn() {}, error() {} };
 }
+
+describe('pipeline end of input', () => {
+  it('a receiver completing while its batches are still queued does not make them late', async () => {
+    const late: string[] = [];
+    const windows: Detection = {
+      id: 'w',
+      title: 'w',
+      kinds: ['network_flow'],
+      connect: (events$, ctx) =>
+        events$.pipe(
+          tumblingWindows({
+            sizeMs: 60_000,
+            key: () => 'k',
+            create: () => 0,
+            add: (acc: number) => acc + 1,
+            watermark$: ctx.watermark$,
+            onLate: (e) => late.push(String(e.sourceId)),
+          }),
+          map(
+            (w): Finding => ({
+              detection: { id: 'w', title: 'w', attack: T1537 },
+              severity: 'low',
+              time: w.end,
+              evidence: [],
+              explanation: { summary: `${w.value}` },
+              dedupKey: String(w.start),
+            }),
+          ),
+        ),
+    };
+    // emits every batch without waiting, then completes at once: all batches are still queued at completion
+    const eager: Receiver = {
+      async start(host) {
+        for (let i = 0; i < 20; i++) host.tryEmit([flow(T0 + i * 30_000, 1)]);
+        host.complete();
+      },
+      async shutdown() {},
+    };
+    const exporter = new Collect();
+    const p = createPipeline({ receivers: [eager], detections: [windows], exporters: [exporter], watermark: { maxOutOfOrdernessMs: 0 } });
+    await p.start();
+    await p.done;
+    await p.shutdown();
+    expect(late).toEqual([]);
+    expect(exporter.alerts.map((a) => Number(a.explanation.summary)).reduce((x, y) => x + y, 0)).toBe(20);
+  });
+});

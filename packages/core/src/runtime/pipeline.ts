@@ -20,7 +20,7 @@ import { ConfigError, type ConfigIssue, errorMessage } from '../errors.js';
 import { EVENT_KINDS, type EventKind, type OutflowEvent } from '../events.js';
 import type { ExporterWithDelivery } from '../export/delivery-options.js';
 import { childLogger, consoleLogger, type Logger } from '../logger.js';
-import { type CheckpointHandle, type CheckpointStore, type PipelineCheckpoint } from '../state/checkpoint.js';
+import type { CheckpointHandle, CheckpointStore, PipelineCheckpoint } from '../state/checkpoint.js';
 import { Telemetry } from '../telemetry.js';
 import { type WatermarkOptions, WatermarkTracker } from '../time/watermark.js';
 import { AlertDeduplicator, type DedupOptions } from './dedup.js';
@@ -137,6 +137,8 @@ interface IngressBatch {
   source: string;
   events: OutflowEvent[];
   onProcessed?: (() => void) | undefined;
+  /** The receiver completed after this (empty) batch's predecessors: queued behind them so the watermark reaches +Infinity only once they are processed. */
+  complete?: boolean;
 }
 
 const DEFAULT_DEADLINE_MS = 10_000;
@@ -207,6 +209,7 @@ class PipelineImpl implements Pipeline {
   private drainScheduled = false;
   private draining = false;
   private completedReceivers = new Set<string>();
+  private readonly completing = new Set<string>();
   private endOfInput = false;
   private inputsCompleted = false;
   private currentEvent: OutflowEvent | undefined;
@@ -300,7 +303,14 @@ class PipelineImpl implements Pipeline {
       capacity: options.queue?.capacity ?? 100_000,
       policy: options.queue?.policy ?? 'block',
       weigh: (b) => b.events.length,
-      onDrop: (b, weight, reason) => this.telemetry.add(b.source, 'dropped', weight, reason),
+      onDrop: (b, weight, reason) => {
+        // An end-of-stream marker is never lost to drop_oldest: it goes back in line.
+        if (b.complete) {
+          if (reason === 'queue_full') this.ingress.force(b);
+          return;
+        }
+        this.telemetry.add(b.source, 'dropped', weight, reason);
+      },
     });
     this.telemetry.forComponent('pipeline').gauge('queue_depth', () => this.ingress.size, { queue: 'ingress' });
     this.telemetry.forComponent('pipeline').gauge('watermark', () => this.tracker.current());
@@ -381,7 +391,8 @@ class PipelineImpl implements Pipeline {
     this._state = 'starting';
     try {
       this.restoreFrom = this.options.restore ?? (await this.options.checkpoint?.store.load());
-      if (this.restoreFrom && this.dedup && Array.isArray(this.restoreFrom.dedup)) this.dedup.restore(this.restoreFrom.dedup as Parameters<AlertDeduplicator['restore']>[0]);
+      if (this.restoreFrom && this.dedup && Array.isArray(this.restoreFrom.dedup))
+        this.dedup.restore(this.restoreFrom.dedup as Parameters<AlertDeduplicator['restore']>[0]);
       this.processors = this.specs.processors.map((s) => this.instantiate(s, 'processor'));
       for (const spec of this.specs.detections) {
         const named = this.instantiate(spec, 'detection');
@@ -482,9 +493,11 @@ class PipelineImpl implements Pipeline {
       },
       deadLetter: (entry) => receiver.ctx.deadLetter(entry),
       complete: () => {
-        if (this.completedReceivers.has(name)) return;
-        this.completedReceivers.add(name);
-        this.tracker.complete(name, this.clock.now());
+        if (this.completedReceivers.has(name) || this.completing.has(name)) return;
+        this.completing.add(name);
+        // Behind the receiver's queued batches: completing now would let the watermark jump to +Infinity
+        // before those batches are processed, making their events late for every window.
+        this.ingress.force({ source: name, events: [], complete: true });
         this.scheduleDrain();
       },
     };
@@ -532,6 +545,12 @@ class PipelineImpl implements Pipeline {
   }
 
   private processBatch(batch: IngressBatch): void {
+    if (batch.complete) {
+      this.completedReceivers.add(batch.source);
+      this.tracker.complete(batch.source, this.clock.now());
+      this.advanceWatermark();
+      return;
+    }
     const events = batch.events;
     let maxTime = Number.NEGATIVE_INFINITY;
     const processors = this.processors;
@@ -645,7 +664,12 @@ class PipelineImpl implements Pipeline {
     if (!saved) return;
     if (saved.version !== handle.version) {
       ctx.metrics.add('errors', 1, 'checkpoint_version_mismatch');
-      this.logger.warn('checkpointed state has another version; relearning from scratch', { detection: detectionId, state: name, saved: saved.version, current: handle.version });
+      this.logger.warn('checkpointed state has another version; relearning from scratch', {
+        detection: detectionId,
+        state: name,
+        saved: saved.version,
+        current: handle.version,
+      });
       return;
     }
     try {

@@ -30,7 +30,8 @@ interface Waiter<T> {
 /**
  * A FIFO queue with a capacity and a declared overflow policy. Nothing leaves
  * it unaccounted: every item is either taken or reported to `onDrop`.
- * An item heavier than the whole capacity is accepted only into an empty queue.
+ * An item heavier than the whole capacity is accepted only into an empty queue
+ * (one holding nothing but zero-weight items).
  */
 export class BoundedQueue<T> {
   private items: T[] = [];
@@ -73,7 +74,7 @@ export class BoundedQueue<T> {
   }
 
   private fits(weight: number): boolean {
-    return this.weight + weight <= this.capacity || this.length === 0;
+    return this.weight + weight <= this.capacity || this.weight === 0;
   }
 
   private push(item: T, weight: number): void {
@@ -138,6 +139,16 @@ export class BoundedQueue<T> {
       this.weights = this.weights.slice(this.head);
       this.head = 0;
     }
+  }
+
+  /**
+   * Add regardless of capacity and policy, behind everything queued. For
+   * control items of weight zero (end-of-stream markers) that must keep their
+   * place in line and must never be dropped. Ignored after close.
+   */
+  force(item: T): void {
+    if (this.closed) return;
+    this.push(item, this.weigh(item));
   }
 
   /** Remove and return the oldest item. */
