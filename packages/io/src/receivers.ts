@@ -251,3 +251,46 @@ export function createUdpReceiver(ctx: ComponentContext, config: UdpConfig, onDa
     address: () => listener?.address(),
   };
 }
+
+/** A receiver fed by the host application's own HTTP server: see `createPushReceiver`. */
+export interface PushReceiver extends Receiver {
+  /**
+   * Decode a request body with `decoder` and hand the events to the pipeline.
+   * Answers like the built-in HTTP receivers: 200 when accepted (bad records
+   * dead-lettered), 400 when nothing in the body decoded, 429/503 with
+   * Retry-After when the pipeline is full, 503 before start or after shutdown.
+   */
+  handle(
+    request: { body: Buffer | string; remoteAddress?: string; headers?: Record<string, string | string[] | undefined> },
+    decoder: Decoder<string>,
+  ): IngestResponse;
+}
+
+/**
+ * A receiver without a server of its own, for services that already run one
+ * (Express, Fastify, node:http): mount `receiver.handle(...)` on your routes and
+ * add the receiver to a pipeline. Authentication, TLS and body limits are your
+ * server's job here.
+ */
+export function createPushReceiver(options: { busyStatus?: 429 | 503; retryAfterSeconds?: number } = {}): PushReceiver {
+  let host: ReceiverHost | undefined;
+  let stopped = false;
+  return {
+    async start(h: ReceiverHost) {
+      host = h;
+    },
+    async shutdown() {
+      stopped = true;
+    },
+    handle(request, decoder) {
+      if (!host || stopped) return { status: 503, body: 'receiver not running', headers: { 'Retry-After': '1' } };
+      const body = typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
+      return decodeHttpBody(
+        { method: 'POST', path: '/', headers: request.headers ?? {}, body, remoteAddress: request.remoteAddress ?? 'unknown' },
+        host,
+        decoder,
+        options,
+      );
+    },
+  };
+}
