@@ -1,1 +1,3 @@
-export {};
+export { TETRAGON_FORMAT, TetragonDecoder, type TetragonDecoderOptions, tetragonDecoder } from './decoder.js';
+export { formats, sniffTetragon } from './formats.js';
+export { type TetragonConfig, type TetragonConfigInput, TetragonReceiver, tetragon, tetragonSchema } from './receiver.js';
