@@ -7,20 +7,15 @@ import { formats as cloudTrailFormats } from '@outflow/receiver-aws-cloudtrail';
 import { formats as falcoFormats } from '@outflow/receiver-falco';
 import { formats as flowLogFormats } from '@outflow/receiver-flow-logs';
 import { formats as auditFormats } from '@outflow/receiver-k8s-audit';
-import { formats as otlpFormats } from '@outflow/receiver-otlp';
+import { otlpFormats } from '@outflow/receiver-otlp';
 import { formats as tetragonFormats } from '@outflow/receiver-tetragon';
 import { UsageError } from './cli-io.js';
 
+/** The formats a log record's body can carry inside OTLP (an OpenTelemetry Collector shipping these logs). */
+export const INNER_FORMATS: readonly FormatDefinition[] = [...auditFormats, ...cloudTrailFormats, ...flowLogFormats, ...falcoFormats, ...tetragonFormats];
+
 /** Every file format the CLI can read, by name. */
-export const FORMATS: readonly FormatDefinition[] = [
-  ...auditFormats,
-  ...cloudTrailFormats,
-  ...flowLogFormats,
-  ...falcoFormats,
-  ...tetragonFormats,
-  ...otlpFormats,
-  outflowJsonFormat,
-];
+export const FORMATS: readonly FormatDefinition[] = [...INNER_FORMATS, ...otlpFormats({ formats: [...INNER_FORMATS] }), outflowJsonFormat];
 
 export function formatByName(name: string): FormatDefinition {
   const format = FORMATS.find((f) => f.name === name);

@@ -14,6 +14,7 @@ import {
   zodIssues,
 } from '@outflow/core';
 import { readConfigFile } from './config-file.js';
+import { INNER_FORMATS } from './formats.js';
 import { findComponent, typesOf } from './registry.js';
 
 const componentEntry = z
@@ -86,7 +87,11 @@ export function pipelineFromFile(raw: unknown, baseDir: string): Pipeline {
         });
         return;
       }
-      out.push({ factory: found.factory, config: e.config ?? {}, ...(e.name ? { name: e.name } : {}) });
+      let config = e.config ?? {};
+      // An OTLP receiver in a pipeline file decodes the bodies of every format Outflow knows (formats are code, not data).
+      if (section === 'receivers' && e.type === 'otlp' && typeof config === 'object' && config !== null && !('formats' in config))
+        config = { ...config, formats: [...INNER_FORMATS] };
+      out.push({ factory: found.factory, config, ...(e.name ? { name: e.name } : {}) });
     });
     return out;
   };

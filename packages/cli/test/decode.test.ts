@@ -61,3 +61,71 @@ describe('outflow decode', () => {
     expect(r.stderr).toMatch(/unknown format "nope"/);
   });
 });
+
+describe('outflow decode: formats carried inside OTLP', () => {
+  it('decodes a Falco alert and a Kubernetes audit event shipped as OTLP/JSON log bodies', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'otlp-'));
+    const falcoAlert = {
+      uuid: '2c4b5f0e-5f6a-4c55-8c1e-0d3a1f2b7e90',
+      time: '2024-03-04T06:00:00.123456789Z',
+      rule: 'Terminal shell in container',
+      priority: 'Notice',
+      source: 'syscall',
+      output: 'A shell was spawned in a container with an attached terminal',
+      tags: ['container', 'shell'],
+      hostname: 'node-1',
+      output_fields: {
+        'container.id': 'abc123',
+        'k8s.ns.name': 'shop',
+        'k8s.pod.name': 'api-0',
+        'proc.cmdline': 'sh',
+        'proc.name': 'sh',
+        'proc.pid': 42,
+        'proc.tty': 34816,
+      },
+    };
+    const audit = {
+      kind: 'Event',
+      apiVersion: 'audit.k8s.io/v1',
+      level: 'Metadata',
+      auditID: 'a1b2c3d4-0000-4000-8000-000000000001',
+      stage: 'ResponseComplete',
+      requestURI: '/api/v1/namespaces/shop/secrets/db',
+      verb: 'get',
+      user: { username: 'alice' },
+      sourceIPs: ['10.0.0.1'],
+      objectRef: { resource: 'secrets', namespace: 'shop', name: 'db', apiVersion: 'v1' },
+      responseStatus: { code: 200 },
+      requestReceivedTimestamp: '2024-03-04T06:00:01.000000Z',
+      stageTimestamp: '2024-03-04T06:00:01.001000Z',
+    };
+    const request = {
+      resourceLogs: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'otel-collector' } }] },
+          scopeLogs: [
+            {
+              logRecords: [
+                { timeUnixNano: '1709532000123000000', body: { stringValue: JSON.stringify(falcoAlert) } },
+                { timeUnixNano: '1709532001000000000', body: { stringValue: JSON.stringify(audit) } },
+                { timeUnixNano: '1709532002000000000', body: { stringValue: 'GET /healthz 200' } },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const file = join(dir, 'logs.otlp.jsonl');
+    writeFileSync(file, `${JSON.stringify(request)}\n`);
+    const r = await run(['decode', file]);
+    expect(r.code).toBe(0);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; sourceId: string; source: string });
+    expect(events.map((e) => [e.kind, e.sourceId])).toEqual([
+      ['runtime_alert', falcoAlert.uuid],
+      ['k8s_audit', audit.auditID],
+    ]);
+  });
+});

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { REGISTRY } from '../src/registry.js';
 import { renderConfigReference } from '../src/reference.js';
+import { REGISTRY } from '../src/registry.js';
 
 describe('configuration reference', () => {
   it('docs/reference/configuration.md is generated from the components, and up to date', () => {
