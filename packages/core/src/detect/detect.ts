@@ -197,7 +197,7 @@ export function detect<E, K, F, S>(options: DetectOptions<E, K, F, S>): DetectOp
   };
 
   const maybeExpire = () => {
-    const wm = external > maxTime ? external : maxTime;
+    const wm = Math.max(external, maxTime);
     if (wm - lastExpire >= expireEvery) {
       lastExpire = wm;
       keyed.expire(wm);
@@ -227,7 +227,7 @@ export function detect<E, K, F, S>(options: DetectOptions<E, K, F, S>): DetectOp
       fail(err, event, 'detect_extract');
       return undefined;
     }
-    const watermark = external > maxTime ? external : maxTime;
+    const watermark = Math.max(external, maxTime);
     if (t < watermark - lateness) {
       stats.late++;
       metrics?.add('late', 1);

@@ -19,7 +19,7 @@ export interface OutboxOptions {
   fsync?: boolean;
   /** Most alerts held. Past it new alerts are not written (the runner counts `errors{reason=outbox_full}`). Default 100 000. */
   maxAlerts?: number;
-  /** Rewrite the file without acknowledged records once it is larger than this and than twice what is pending, bytes. Default 8 MiB. */
+  /** Rewrite the file without acknowledged records once it is larger than this and than four times what is pending, bytes. Default 8 MiB. */
   compactBytes?: number;
 }
 
@@ -135,11 +135,17 @@ export class AlertOutbox {
         }
       }
       if (body) writeSync(fd, body);
-      fsyncSync(fd);
+      if (this.fsync) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, this.path);
+    if (this.fsync) this.syncDirectory();
+    this.fd = openSync(this.path, 'a');
+    this.fileBytes = this.pendingBytes;
+  }
+
+  private syncDirectory(): void {
     try {
       const dir = openSync(dirname(this.path), 'r');
       try {
@@ -150,8 +156,6 @@ export class AlertOutbox {
     } catch {
       // some filesystems cannot fsync a directory; the rename is still atomic
     }
-    this.fd = openSync(this.path, 'a');
-    this.fileBytes = this.pendingBytes;
   }
 
   /**
@@ -236,7 +240,8 @@ export class AlertOutbox {
     this.fileBytes += Buffer.byteLength(data);
     if (sync) await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
     this.durable += newlyDurable;
-    if (this.fd === fd && this.fileBytes > this.compactBytes && this.fileBytes > 2 * this.pendingBytes) this.rewrite();
+    // Rewrite once acknowledged records dominate: at most a quarter of what was appended is written again.
+    if (this.fd === fd && this.fileBytes > this.compactBytes && this.pendingBytes * 4 < this.fileBytes) this.rewrite();
   }
 
   /** Commit what is buffered and close the file. Pending alerts stay in it for the next start. Idempotent. */
