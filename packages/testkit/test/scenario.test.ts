@@ -43,7 +43,7 @@ describe('scenario generator', () => {
     const byIp = new Map<string, number>();
     for (const p of t.inventory) byIp.set(p.ip, (byIp.get(p.ip) ?? 0) + 1);
     expect([...byIp.values()].some((n) => n > 1)).toBe(true);
-    for (const p of t.inventory) if (p.to) expect(Date.parse(p.to)).toBeGreaterThan(Date.parse(p.from));
+    for (const p of t.inventory) if (p.validTo) expect(Date.parse(p.validTo)).toBeGreaterThan(Date.parse(p.validFrom));
   });
 
   it('runs every scenario and writes the files as the sources deliver them', () => {

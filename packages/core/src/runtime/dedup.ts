@@ -52,7 +52,10 @@ export class AlertDeduplicator {
       if (SEVERITY_ID[finding.severity] > a.severityId) {
         a.severity = finding.severity;
         a.severityId = SEVERITY_ID[finding.severity];
+        // The alert now speaks for its strongest finding: its explanation, attributes and next steps.
         a.explanation = finding.explanation;
+        if (finding.attributes) a.attributes = finding.attributes;
+        if (finding.response) a.response = finding.response;
       }
       const evidence = a.evidence as EventRef[];
       for (const ref of finding.evidence) {

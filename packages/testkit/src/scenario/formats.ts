@@ -68,6 +68,14 @@ export function auditRecord(rng: Random, input: AuditInput): Record<string, unkn
   return event;
 }
 
+function ownerReferencesOf(pod: Pod): Record<string, unknown>[] {
+  if (pod.workloadKind === 'Pod') return [];
+  const hash = pod.labels['pod-template-hash'];
+  if (pod.workloadKind === 'Deployment') return [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: hash ? `${pod.workloadName}-${hash}` : pod.workloadName, controller: true }];
+  if (pod.workloadKind === 'CronJob') return [{ apiVersion: 'batch/v1', kind: 'Job', name: `${pod.workloadName}-${Math.floor(pod.start / 60_000)}`, controller: true }];
+  return [{ apiVersion: 'apps/v1', kind: pod.workloadKind, name: pod.workloadName, controller: true }];
+}
+
 /** The Pod object as the API server returns it (used in audit responseObjects, which carry the pod IP). */
 export function podObject(pod: Pod, phase: 'Pending' | 'Running' | 'Succeeded' = 'Running'): Record<string, unknown> {
   return {
@@ -78,16 +86,7 @@ export function podObject(pod: Pod, phase: 'Pending' | 'Running' | 'Succeeded' =
       namespace: pod.namespace,
       uid: pod.uid,
       labels: pod.labels,
-      ownerReferences:
-        pod.workloadKind === 'Pod'
-          ? []
-          : [
-              {
-                apiVersion: 'apps/v1',
-                kind: pod.workloadKind === 'Deployment' ? 'ReplicaSet' : pod.workloadKind === 'CronJob' ? 'Job' : pod.workloadKind,
-                name: pod.workloadKind === 'Deployment' ? `${pod.workloadName}-${pod.name.split('-').slice(-2, -1)[0]}` : pod.workloadName,
-              },
-            ],
+      ownerReferences: ownerReferencesOf(pod),
     },
     spec: { nodeName: pod.node, serviceAccountName: pod.serviceAccount, containers: [{ name: pod.container, image: pod.image }] },
     status: {

@@ -43,23 +43,21 @@ export interface ScenarioDefinition {
   run(ctx: ScenarioContext): void;
 }
 
-/** One row of the static pod inventory the generator writes (the workload identity enricher's file format). */
+/** One pod of the static inventory the generator writes, in the format of the preset's `inventory` file (`{ "pods": [...] }`). */
 export interface InventoryEntry {
-  ip: string;
-  containerId: string;
   cluster: string;
   namespace: string;
+  pod: string;
+  uid: string;
   workloadKind: string;
   workloadName: string;
-  pod: string;
-  podUid: string;
-  container: string;
-  image: string;
-  imageDigest: string;
   node: string;
   labels: Record<string, string>;
-  from: string;
-  to?: string;
+  containers: { name: string; id: string; image: string; imageDigest: string }[];
+  ip: string;
+  /** When the pod held its address (ISO 8601); addresses are reused after a pod ends. */
+  validFrom: string;
+  validTo?: string;
 }
 
 export interface GeneratedTelemetry {
@@ -1397,21 +1395,18 @@ export function generateScenario(options: ScenarioOptions = {}): GeneratedTeleme
   background(ctx);
   for (const name of names) (SCENARIOS[name] as ScenarioDefinition).run(ctx);
   const inventory: InventoryEntry[] = cluster.pods.map((p) => ({
-    ip: p.ip,
-    containerId: p.containerId,
     cluster: world.cluster,
     namespace: p.namespace,
+    pod: p.name,
+    uid: p.uid,
     workloadKind: p.workloadKind,
     workloadName: p.workloadName,
-    pod: p.name,
-    podUid: p.uid,
-    container: p.container,
-    image: p.image,
-    imageDigest: p.imageDigest,
     node: p.node,
     labels: p.labels,
-    from: new Date(p.start).toISOString(),
-    ...(p.end !== undefined ? { to: new Date(p.end).toISOString() } : {}),
+    containers: [{ name: p.container, id: p.containerId, image: p.image, imageDigest: p.imageDigest }],
+    ip: p.ip,
+    validFrom: new Date(p.start).toISOString(),
+    ...(p.end !== undefined ? { validTo: new Date(p.end).toISOString() } : {}),
   }));
   const header = VPC_FLOW_FIELDS.join(' ');
   const out: GeneratedTelemetry = {

@@ -96,6 +96,8 @@ const NODE_IPS = ['10.20.1.11', '10.20.2.12', '10.20.3.13'];
 export class Cluster {
   readonly pods: Pod[] = [];
   private nextHost = 10;
+  /** Pod-template hash per Deployment (one revision each), as the ReplicaSet controller names pods. */
+  private readonly templateHash = new Map<string, string>();
   private readonly freeIps: string[] = [];
 
   constructor(
@@ -114,11 +116,18 @@ export class Cluster {
   startPod(workload: Workload, time: number, suffix?: string, imageOverride?: string): Pod {
     const nodeIndex = this.rng.int(0, NODES.length - 1);
     const image = imageOverride ?? workload.image;
+    let hash: string | undefined;
+    if (workload.kind === 'Deployment') {
+      hash = this.templateHash.get(workload.name);
+      if (!hash) this.templateHash.set(workload.name, (hash = this.rng.hex(9)));
+    }
     const name =
       suffix ??
       (workload.kind === 'StatefulSet'
         ? `${workload.name}-${this.pods.filter((p) => p.workloadName === workload.name).length}`
-        : `${workload.name}-${this.rng.hex(10).slice(0, 9)}-${this.rng.hex(5)}`);
+        : hash
+          ? `${workload.name}-${hash}-${this.rng.hex(5)}`
+          : `${workload.name}-${this.rng.hex(5)}`);
     const pod: Pod = {
       namespace: workload.namespace,
       name,
@@ -133,7 +142,7 @@ export class Cluster {
       container: workload.name.split('-')[0] as string,
       containerId: `containerd://${this.rng.hex(64)}`,
       serviceAccount: workload.name,
-      labels: { app: workload.name, 'app.kubernetes.io/part-of': workload.namespace },
+      labels: { app: workload.name, 'app.kubernetes.io/part-of': workload.namespace, ...(hash && !suffix ? { 'pod-template-hash': hash } : {}) },
       start: time,
       eni: `eni-0${this.rng.hex(16)}`,
     };
