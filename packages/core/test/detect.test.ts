@@ -194,6 +194,23 @@ describe('detect', () => {
     });
   });
 
+  it('expires keys as the watermark advances, but keeps its state when the watermark ends at +Infinity', () => {
+    const watermark$ = new Subject<number>();
+    const op = detect({ ...base, ttlMs: 60 * MIN, watermark$ });
+    const input = new Subject<Ev>();
+    input.pipe(op).subscribe();
+    input.next(ev(10, 0, 'a'));
+    watermark$.next(T0 + 30 * MIN);
+    expect(op.size).toBe(1);
+    watermark$.next(T0 + 120 * MIN); // no event needed: the watermark alone expires a
+    expect(op.size).toBe(0);
+    input.next(ev(10, 121, 'b'));
+    watermark$.next(Number.POSITIVE_INFINITY);
+    expect(op.size).toBe(1);
+    watermark$.next(T0 + 200 * MIN); // not an advance past +Infinity: ignored
+    expect(op.size).toBe(1);
+  });
+
   it('isolates an exception to its event', () => {
     const errors: unknown[] = [];
     scheduler().run(({ cold, expectObservable }) => {

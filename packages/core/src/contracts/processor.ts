@@ -1,3 +1,4 @@
+import type { CheckpointHandle } from '../state/checkpoint.js';
 import type { OutflowEvent } from '../events.js';
 
 /**
@@ -10,6 +11,14 @@ import type { OutflowEvent } from '../events.js';
  * An exception is counted, the event dead-lettered, and the stream goes on.
  */
 export interface Processor {
+  /** Name for metrics and checkpoints (unique within its bundle); default `processor<index>`. */
+  readonly name?: string;
+  /**
+   * State worth keeping across restarts (an IP → workload index learned from
+   * the audit stream, bucket owners learned from CloudTrail): saved with each
+   * pipeline checkpoint and restored at start, like a detection's.
+   */
+  readonly checkpoint?: CheckpointHandle;
   process(event: OutflowEvent): OutflowEvent | undefined;
   /** Optional async setup (open a watch, load an inventory). */
   start?(): Promise<void> | void;

@@ -196,9 +196,10 @@ export function detect<E, K, F, S>(options: DetectOptions<E, K, F, S>): DetectOp
     options.onError?.(err, event);
   };
 
+  /** Expire keys by event time. A +Infinity watermark (every source completed) is no reason to drop the state. */
   const maybeExpire = () => {
-    const wm = Math.max(external, maxTime);
-    if (wm - lastExpire >= expireEvery) {
+    const wm = Math.max(Number.isFinite(external) ? external : Number.NEGATIVE_INFINITY, maxTime);
+    if (Number.isFinite(wm) && wm - lastExpire >= expireEvery) {
       lastExpire = wm;
       keyed.expire(wm);
     }

@@ -397,14 +397,11 @@ class PipelineImpl implements Pipeline {
       for (const spec of this.specs.detections) {
         const named = this.instantiate(spec, 'detection');
         if (isDetectionBundle(named.instance)) {
-          for (const p of named.instance.processors ?? []) {
-            this.processors.push({
-              name: `${named.name}.processor`,
-              type: named.type,
-              instance: p,
-              ctx: this.context(`${named.name}.processor`, named.type, 'processor'),
-            });
-          }
+          (named.instance.processors ?? []).forEach((p, i) => {
+            const own = (p as { name?: unknown }).name;
+            const name = `${named.name}.${typeof own === 'string' && own ? own : `processor${i}`}`;
+            this.processors.push({ name, type: named.type, instance: p, ctx: this.context(name, named.type, 'processor') });
+          });
           this.suppressors.push(...(named.instance.suppressors ?? []));
           for (const d of named.instance.detections) {
             this.detections.push({ name: d.id, type: d.id, instance: d, ctx: this.context(d.id, d.id, 'detection') });
@@ -420,7 +417,10 @@ class PipelineImpl implements Pipeline {
       });
       this.receivers = this.specs.receivers.map((s) => this.instantiate(s, 'receiver'));
 
-      for (const p of this.processors) await p.instance.start?.();
+      for (const p of this.processors) {
+        if (p.instance.checkpoint) this.registerCheckpoint(`processor:${p.name}`, 'state', p.instance.checkpoint, p.ctx);
+        await p.instance.start?.();
+      }
       for (const e of this.exporters) {
         await e.named.instance.start?.();
         e.runner.start();
