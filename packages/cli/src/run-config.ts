@@ -13,6 +13,7 @@ import {
   z,
   zodIssues,
 } from '@outflow/core';
+import { UsageError } from './cli-io.js';
 import { readConfigFile } from './config-file.js';
 import { INNER_FORMATS } from './formats.js';
 import { findComponent, typesOf } from './registry.js';
@@ -71,7 +72,7 @@ const KIND_OF: Record<'receivers' | 'detections' | 'exporters', ComponentKind> =
  * (unknown keys, unknown component types, each component's own config errors)
  * is reported at once, each with its path.
  */
-export function pipelineFromFile(raw: unknown, baseDir: string): Pipeline {
+export function pipelineFromFile(raw: unknown, baseDir: string, extraExporters: readonly ComponentSpec[] = []): Pipeline {
   const issues: ConfigIssue[] = [];
   const parsed = pipelineFileSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(zodIssues(parsed.error), 'Invalid pipeline file');
@@ -97,7 +98,7 @@ export function pipelineFromFile(raw: unknown, baseDir: string): Pipeline {
   };
   const receivers = specs('receivers');
   const detections = specs('detections');
-  const exporters = specs('exporters');
+  const exporters = [...specs('exporters'), ...extraExporters];
   const options: PipelineOptions = {
     ...(file.name ? { name: file.name } : {}),
     receivers: receivers as PipelineOptions['receivers'],
@@ -158,7 +159,7 @@ function isPipeline(value: unknown): value is Pipeline {
  * (or `pipeline` export) is a Pipeline, PipelineOptions, or a function
  * returning either.
  */
-export async function loadPipeline(path: string): Promise<Pipeline> {
+export async function loadPipeline(path: string, extraExporters: readonly ComponentSpec[] = []): Promise<Pipeline> {
   const abs = resolve(path);
   if (!existsSync(abs)) throw new Error(`cannot open ${path}`);
   const ext = extname(abs);
@@ -166,9 +167,18 @@ export async function loadPipeline(path: string): Promise<Pipeline> {
     const mod = await importModule(abs);
     let value = mod.default ?? mod.pipeline;
     if (typeof value === 'function') value = await (value as () => unknown)();
-    if (isPipeline(value)) return value;
-    if (typeof value === 'object' && value !== null && 'receivers' in value) return createPipeline(value as PipelineOptions);
+    if (isPipeline(value)) {
+      if (extraExporters.length > 0) {
+        await value.shutdown();
+        throw new UsageError(`${path} builds its own pipeline: add exporters there instead of --export (or export pipeline options)`);
+      }
+      return value;
+    }
+    if (typeof value === 'object' && value !== null && 'receivers' in value) {
+      const options = value as PipelineOptions;
+      return createPipeline({ ...options, exporters: [...(options.exporters ?? []), ...(extraExporters as PipelineOptions['exporters'] & unknown[])] });
+    }
     throw new Error(`${path} must export (default or \`pipeline\`) a Pipeline, pipeline options, or a function returning one`);
   }
-  return pipelineFromFile(readConfigFile(abs), dirname(abs));
+  return pipelineFromFile(readConfigFile(abs), dirname(abs), extraExporters);
 }

@@ -1,8 +1,9 @@
 import { ConfigError } from '@outflow/core';
 import { type Command, parse, UsageError, writeLine } from '../cli-io.js';
+import { EXPORT_FLAG_HELP, exportersFromFlags } from '../export-flags.js';
 import { loadPipeline } from '../run-config.js';
 
-const help = `usage: outflow run [--check] [--deadline <ms>] <config>
+const help = `usage: outflow run [--check] [--deadline <ms>] [--export <type>[=<target>]]... <config>
 
 Run a long-lived pipeline. <config> is either
   - a YAML or JSON pipeline file naming components by type with their config:
@@ -28,6 +29,7 @@ exporters flush, and the checkpoint is written.
 options:
   --check           validate the configuration and exit (0 when valid, 1 otherwise)
   --deadline <ms>   shutdown deadline (default 10000)
+${EXPORT_FLAG_HELP.replace('without it, alerts go to stdout as JSON lines', 'added to the exporters the config names')}
   -h, --help        show this help
 
 See docs/reference/configuration.md for every component's options.`;
@@ -37,13 +39,13 @@ export const runCommand: Command = {
   summary: 'Run a long-lived pipeline from a YAML/JSON file or a config module',
   help,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { check: { type: 'boolean' }, deadline: { type: 'string' } });
+    const { values, positionals } = parse(argv, { check: { type: 'boolean' }, deadline: { type: 'string' }, export: { type: 'string', multiple: true } });
     if (positionals.length !== 1) throw new UsageError('give exactly one config file');
     const deadlineMs = values.deadline === undefined ? 10_000 : Number(values.deadline);
     if (!(deadlineMs > 0)) throw new UsageError('--deadline must be a positive number of milliseconds');
     let pipeline: Awaited<ReturnType<typeof loadPipeline>>;
     try {
-      pipeline = await loadPipeline(positionals[0] as string);
+      pipeline = await loadPipeline(positionals[0] as string, exportersFromFlags((values.export as string[] | undefined) ?? []));
     } catch (err) {
       if (err instanceof ConfigError) {
         writeLine(io.stderr, err.message);
