@@ -1,1 +1,9 @@
-export {};
+export * from './combine.js';
+export * from './components.js';
+export * from './format.js';
+export * from './likelihood.js';
+export * from './math.js';
+export * from './model.js';
+export * from './quantile.js';
+export * from './set-scorers.js';
+export * from './z-score.js';

@@ -64,3 +64,19 @@ describe('scenario generator', () => {
     expect(() => generateScenario({ scenarios: ['nope'] })).toThrow(/unknown scenario "nope"/);
   });
 });
+
+describe('scenario addresses', () => {
+  it('never gives one address to two pods at the same time', () => {
+    const t = generateScenario({ seed: 9, hours: 8, scenarios: Object.keys(SCENARIOS) });
+    const byIp = new Map<string, { from: number; to: number }[]>();
+    for (const p of t.inventory) {
+      const list = byIp.get(p.ip) ?? [];
+      list.push({ from: Date.parse(p.validFrom), to: p.validTo ? Date.parse(p.validTo) : Number.POSITIVE_INFINITY });
+      byIp.set(p.ip, list);
+    }
+    for (const [ip, spans] of byIp) {
+      spans.sort((a, b) => a.from - b.from);
+      for (let i = 1; i < spans.length; i++) expect((spans[i] as { from: number }).from, ip).toBeGreaterThanOrEqual((spans[i - 1] as { to: number }).to);
+    }
+  });
+});

@@ -98,16 +98,22 @@ export class Cluster {
   private nextHost = 10;
   /** Pod-template hash per Deployment (one revision each), as the ReplicaSet controller names pods. */
   private readonly templateHash = new Map<string, string>();
-  private readonly freeIps: string[] = [];
+  /** Addresses released by ended pods, with the event time they became free. */
+  private readonly freeIps: { ip: string; since: number }[] = [];
 
   constructor(
     readonly world: WorldConfig,
     private readonly rng: Random,
   ) {}
 
-  private allocateIp(): string {
-    const reused = this.freeIps.shift();
-    if (reused) return reused;
+  /**
+   * An address for a pod starting at `time`: a released one when one was free by then (addresses are reused, as in
+   * a real cluster), else a new one. Scenarios run one after another in code but overlap in time, so reuse is
+   * decided in event time: an address is never held by two pods at once.
+   */
+  private allocateIp(time: number): string {
+    const i = this.freeIps.findIndex((f) => f.since <= time);
+    if (i >= 0) return (this.freeIps.splice(i, 1)[0] as { ip: string }).ip;
     const n = this.nextHost++;
     return `10.20.${10 + Math.floor(n / 250)}.${(n % 250) + 1}`;
   }
@@ -134,7 +140,7 @@ export class Cluster {
       uid: this.rng.uuid(),
       workloadKind: workload.kind === 'CronJob' ? 'CronJob' : workload.kind,
       workloadName: workload.name,
-      ip: this.allocateIp(),
+      ip: this.allocateIp(time),
       node: NODES[nodeIndex] as string,
       nodeIp: NODE_IPS[nodeIndex] as string,
       image,
@@ -152,7 +158,7 @@ export class Cluster {
 
   stopPod(pod: Pod, time: number): void {
     pod.end = time;
-    this.freeIps.push(pod.ip);
+    this.freeIps.push({ ip: pod.ip, since: time });
   }
 
   /** Pods of a workload alive at `time`. */
