@@ -14,7 +14,9 @@ try {
   await pipeline.start();
   await pipeline.done;
   await pipeline.shutdown();
-  process.stderr.write(`${pipeline.telemetry.total('received')} events, ${pipeline.telemetry.total('emitted', { component: 'pipeline', reason: 'alert' })} alerts\n`);
+  process.stderr.write(
+    `${pipeline.telemetry.total('received')} events, ${pipeline.telemetry.total('emitted', { component: 'pipeline', reason: 'alert' })} alerts\n`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

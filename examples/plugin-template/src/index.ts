@@ -1,0 +1,2 @@
+export * from './poisson-surprise.js';
+export * from './zeek-conn.js';
