@@ -1,6 +1,6 @@
-import { type Alert, type Exporter, SEVERITIES } from '@outflow/core';
+import { type Exporter, SEVERITIES } from '@outflow/core';
 import { consoleExporter } from '@outflow/exporter-console';
-import { DEFAULT_SCENARIOS, SCENARIOS } from '@outflow/testkit';
+import { DEFAULT_SCENARIOS } from '@outflow/testkit';
 import { type Command, parse, UsageError, writeLine } from '../cli-io.js';
 import { ProgressBar } from '../progress.js';
 import { duration, runScenario, table } from '../scenario-run.js';
@@ -91,12 +91,16 @@ export const demo: Command = {
       out,
       table(
         ['step', 'caught', 'first alert after', 'by'],
-        e.steps.map((s) => [`${s.step.step}: ${s.step.description}`.slice(0, 80), s.caught ? 'yes' : 'MISSED', duration(s.latencyMs), s.by.join(', ') || '-']),
+        e.steps.map((s) => [
+          `${s.step.step}: ${s.step.description}`.slice(0, 80),
+          s.caught ? 'yes' : 'MISSED',
+          duration(s.latencyMs),
+          (s.byExpected.length ? s.byExpected : s.by).join(', ') || '-',
+        ]),
       ),
     );
 
-    const benign = telemetry.labels.filter((l) => l.kind === 'benign');
-    const onBackup = alerts.filter((a) => benign.some((b) => b.scenario === 'nightly_backup' && a.workload?.workloadName === 'nightly-backup'));
+    const onBackup = alerts.filter((a) => a.workload?.workloadName === 'nightly-backup');
     writeLine(
       out,
       `\nBenign activity: ${e.falseAlerts.length} false alert${e.falseAlerts.length === 1 ? '' : 's'}; nightly backup to the organisation's bucket: ${onBackup.length === 0 ? 'no alerts' : `${onBackup.length} ALERTS`}`,
@@ -117,9 +121,6 @@ export const demo: Command = {
       );
     const caught = e.steps.filter((s) => s.caught).length;
     writeLine(out, `\ndemo caught=${caught}/${e.steps.length} false=${e.falseAlerts.length} alerts=${alerts.length} seconds=${(wall / 1000).toFixed(1)}`);
-    void SCENARIOS;
     return 0;
   },
 };
-
-export type { Alert };

@@ -110,7 +110,12 @@ export const evalCommand: Command = {
         io.stdout,
         table(
           ['attack step', 'caught', 'by', 'latency'],
-          e.steps.map((s) => [`${s.step.scenario}/${s.step.step}`, s.caught ? 'yes' : 'NO', s.by.join(' ') || '-', duration(s.latencyMs)]),
+          e.steps.map((s) => [
+            `${s.step.scenario}/${s.step.step}`,
+            s.caught ? 'yes' : 'NO',
+            (s.byExpected.length ? s.byExpected : s.by).join(' ') || '-',
+            duration(s.latencyMs),
+          ]),
         ),
       );
       if (e.falseAlerts.length > 0) {

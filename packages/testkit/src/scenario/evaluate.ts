@@ -65,6 +65,8 @@ export interface StepResult {
   caught: boolean;
   /** Analytics whose alerts matched the step. */
   by: string[];
+  /** Of those, the ones the step expected. */
+  byExpected: string[];
   /** Event time from the step's start to the first matching alert. */
   latencyMs: number | null;
 }
@@ -128,7 +130,13 @@ export function evaluateAlerts(alertsIn: readonly Alert[], labels: readonly Step
       }
     }
     const first = [...matching].sort((a, b) => a.firstSeen - b.firstSeen)[0];
-    return { step, caught: matching.length > 0, by, latencyMs: first ? Math.max(0, first.firstSeen - step.start) : null };
+    return {
+      step,
+      caught: matching.length > 0,
+      by,
+      byExpected: by.filter((id) => step.expected.includes(id)),
+      latencyMs: first ? Math.max(0, first.firstSeen - step.start) : null,
+    };
   });
   const perAnalytic: AnalyticScore[] = [...per.entries()]
     .map(([analytic, r]) => ({

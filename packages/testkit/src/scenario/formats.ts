@@ -71,8 +71,10 @@ export function auditRecord(rng: Random, input: AuditInput): Record<string, unkn
 function ownerReferencesOf(pod: Pod): Record<string, unknown>[] {
   if (pod.workloadKind === 'Pod') return [];
   const hash = pod.labels['pod-template-hash'];
-  if (pod.workloadKind === 'Deployment') return [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: hash ? `${pod.workloadName}-${hash}` : pod.workloadName, controller: true }];
-  if (pod.workloadKind === 'CronJob') return [{ apiVersion: 'batch/v1', kind: 'Job', name: `${pod.workloadName}-${Math.floor(pod.start / 60_000)}`, controller: true }];
+  if (pod.workloadKind === 'Deployment')
+    return [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: hash ? `${pod.workloadName}-${hash}` : pod.workloadName, controller: true }];
+  if (pod.workloadKind === 'CronJob')
+    return [{ apiVersion: 'batch/v1', kind: 'Job', name: `${pod.workloadName}-${Math.floor(pod.start / 60_000)}`, controller: true }];
   return [{ apiVersion: 'apps/v1', kind: pod.workloadKind, name: pod.workloadName, controller: true }];
 }
 
