@@ -1,5 +1,5 @@
-import type { CheckpointHandle } from '../state/checkpoint.js';
 import type { OutflowEvent } from '../events.js';
+import type { CheckpointHandle } from '../state/checkpoint.js';
 
 /**
  * Runs on every event before detections see it: enrichment (workload identity,
