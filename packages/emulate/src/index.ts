@@ -1,0 +1,11 @@
+export * from './cleanup.js';
+export * from './clock.js';
+export * from './command.js';
+export * from './flows.js';
+export * from './lab.js';
+export * from './ledger.js';
+export * from './report.js';
+export * from './runner.js';
+export * from './scenario.js';
+export { CommandError, EmulationAborted } from './sys.js';
+export * from './telemetry.js';
