@@ -77,6 +77,15 @@ const decisions = (dir: string): QuarantineDecision[] =>
         .map((l) => JSON.parse(l) as QuarantineDecision)
     : [];
 
+/** Wait for a condition (the machine may be loaded: no fixed sleeps). */
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe('the quarantine NetworkPolicy', () => {
   it('isolates the workload: its pods by label, egress only to kube-dns and the allow-list (golden)', () => {
     const { exporter } = exporterWith({
@@ -301,11 +310,10 @@ describe('applying through the Kubernetes API (fake API server on loopback)', ()
     runner.start();
     api.failNext = [500];
     runner.enqueue(ledgerAlert({}, 1));
-    await new Promise((r) => setTimeout(r, 100));
-    expect(api.objects.size).toBe(1);
+    await until(() => api.objects.size === 1);
     api.raceAfterGet = true;
     runner.enqueue(ledgerAlert({ severity: 'critical' }, 2));
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => api.requests.filter((r) => r.method === 'PUT').length === 2 && runner.pending === 0);
     api.failNext = [403];
     const forbidden = ledgerAlert({ workload: { namespace: 'billing', workloadName: 'api', labels: { app: 'api' } } }, 3);
     runner.enqueue(forbidden);
