@@ -144,7 +144,7 @@ export class NetflowDecoder {
 
   constructor(options: NetflowDecoderOptions = {}) {
     this.internal = new CidrSet(options.internalCidrs ?? DEFAULT_INTERNAL_CIDRS);
-    this.useFlowDirection = options.useFlowDirection ?? true;
+    this.useFlowDirection = options.useFlowDirection ?? false;
     this.applySampling = options.applySampling ?? false;
     this.includeRaw = options.includeRaw ?? false;
     this.maxTemplates = options.maxTemplatesPerExporter ?? 1024;

@@ -21,7 +21,7 @@ export const netflowSchema = z
       )
       .default([...DEFAULT_INTERNAL_CIDRS]),
     /** Take direction from flowDirection (IE 61) when a record has it; false derives it from `internalCidrs` always. */
-    useFlowDirection: z.boolean().default(true),
+    useFlowDirection: z.boolean().default(false),
     /** Multiply bytes and packets by the sampling interval when one is known. */
     applySampling: z.boolean().default(false),
     /** Put every field of each record, by element name, into `event.raw`. */

@@ -192,7 +192,7 @@ describe('netflow config', () => {
   it('has NetFlow defaults and embeds the io UDP schema under `udp`', () => {
     const config = netflow.createDefaultConfig();
     expect(config.udp).toEqual({ host: '127.0.0.1', port: 2055, maxDatagramBytes: 65535 });
-    expect(config).toMatchObject({ useFlowDirection: true, applySampling: false, pendingTtlMs: 60_000, pendingMaxBytes: 1 << 20 });
+    expect(config).toMatchObject({ useFlowDirection: false, applySampling: false, pendingTtlMs: 60_000, pendingMaxBytes: 1 << 20 });
   });
 
   it('reports every problem with its path', () => {
