@@ -64,6 +64,8 @@ export function defaultExceptions(config: T1537Config, analytics: readonly AnyAn
 
 /** What `t1537` creates: a DetectionBundle plus the helpers and hygiene state, for hosts that want to look inside. */
 export interface T1537Bundle extends DetectionBundle {
+  /** Names the bundle in a pipeline given the instance itself (as a spec would): its enrichers' metrics and checkpoints are `t1537.<enricher>`. */
+  readonly type: 't1537';
   readonly environment: SharedEnvironment;
   readonly exceptions: ExceptionSuppressor;
   readonly suppressionWindows: SuppressionWindowSuppressor;
@@ -111,6 +113,7 @@ function createBundle(ctx: ComponentContext, config: T1537Config): T1537Bundle {
   });
   const suppressionWindows = new SuppressionWindowSuppressor(config.suppressions, `${ctx.name}.suppressions`);
   return {
+    type: 't1537',
     detections,
     processors,
     suppressors: [exceptions, suppressionWindows],

@@ -310,6 +310,9 @@ export async function loadAwsIpRanges(path: string): Promise<{ prefixes: CloudPr
  * score them.
  */
 export class DestinationClassProcessor implements Processor {
+  /** Stateless (ranges, allow-list and self endpoints are configuration, read again at start): nothing to checkpoint. */
+  readonly name = 'destination_class';
+
   constructor(
     readonly classifier: DestinationClassifier,
     private readonly setup?: () => Promise<void>,

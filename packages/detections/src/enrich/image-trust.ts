@@ -140,6 +140,9 @@ export class ImageTrust {
 
 /** Sets `attributes['container.image.trusted']` on events whose workload names an image (when trust is configured). */
 export class ImageTrustProcessor implements Processor {
+  /** Stateless (the trust list is configuration): nothing to checkpoint. */
+  readonly name = 'image_trust';
+
   constructor(private readonly trust: ImageTrust) {}
 
   process(event: OutflowEvent): OutflowEvent {

@@ -1,9 +1,20 @@
 import { readFile } from 'node:fs/promises';
-import type { Clock, ComponentMetrics, K8sAuditEvent, Logger, NetworkFlowEvent, OutflowEvent, Processor, WorkloadIdentity } from '@outflow/core';
+import type {
+  CheckpointHandle,
+  Clock,
+  ComponentMetrics,
+  K8sAuditEvent,
+  Logger,
+  NetworkFlowEvent,
+  OutflowEvent,
+  Processor,
+  WorkloadIdentity,
+} from '@outflow/core';
 import { asArray, isObject } from '../util/json.js';
+import { expectNumber, expectObject, stateVersion } from './checkpoint.js';
 import { PodWatcher } from './kubernetes-watch.js';
 import { podFromInventoryEntry, podFromObject } from './pods.js';
-import { type PodRecord, WorkloadIndex, type WorkloadIndexOptions } from './workload-index.js';
+import { type PodRecord, restoreWorkloadIndex, snapshotWorkloadIndex, WorkloadIndex, type WorkloadIndexOptions } from './workload-index.js';
 
 /**
  * Where workload identities are looked up: the live index (Kubernetes watch
@@ -91,9 +102,18 @@ const LEARN_VERBS = new Set(['create', 'update', 'patch', 'delete']);
  * - cloud API calls from a pod address (VPC endpoints): the pod.
  *
  * Fields the event already has are kept; only missing ones are filled.
+ *
+ * Checkpointed (`checkpoint`): the live index — pods learned from the audit
+ * stream and the watch, with the time each held its addresses, so that a
+ * restarted pipeline still attributes flows to pods it learned before (and
+ * to pods deleted while it was down). Versioned by the cluster name, the TTL
+ * and the versions kept per key. The inventory file is configuration, read
+ * again at start: not checkpointed.
  */
 export class WorkloadIdentityProcessor implements Processor {
+  readonly name = 'workload_identity';
   readonly workloads: Workloads;
+  readonly checkpoint: CheckpointHandle;
   private watcher: PodWatcher | undefined;
   private counter = 0;
 
@@ -102,6 +122,22 @@ export class WorkloadIdentityProcessor implements Processor {
     workloads?: Workloads,
   ) {
     this.workloads = workloads ?? new Workloads(options.index);
+    const live = this.workloads.live;
+    this.checkpoint = {
+      version: stateVersion('workload_identity.live/1', {
+        cluster: options.cluster ?? null,
+        ttlMs: live.options.ttlMs,
+        maxVersions: live.options.maxVersions,
+        learnFromAudit: options.learnFromAudit !== false,
+      }),
+      snapshot: () => ({ counter: this.counter, index: snapshotWorkloadIndex(live) }),
+      restore: (state) => {
+        const s = expectObject(state, 'workload identity state');
+        const counter = expectNumber(s.counter, 'counter');
+        restoreWorkloadIndex(live, s.index);
+        this.counter = counter;
+      },
+    };
   }
 
   async start(): Promise<void> {

@@ -1,5 +1,6 @@
 import { KeyedState, type WorkloadIdentity } from '@outflow/core';
 import { parseAddress } from '../util/ip.js';
+import { CheckpointFormatError, decodeTime, encodeTime, expectArray, expectNumber, expectObject, expectString, type KeyedEntry } from './checkpoint.js';
 
 /** Where a workload entry came from. */
 export type WorkloadSource = 'inventory' | 'kubernetes' | 'audit' | 'manual';
@@ -215,4 +216,158 @@ export class WorkloadIndex {
     if (!Number.isFinite(now)) return 0;
     return this.ips.state.expire(now) + this.containers.state.expire(now) + this.pods.state.expire(now);
   }
+}
+
+const SOURCES: readonly WorkloadSource[] = ['inventory', 'kubernetes', 'audit', 'manual'];
+
+/** The string fields of a WorkloadIdentity (every field but `labels`). */
+const IDENTITY_FIELDS = [
+  'cluster',
+  'namespace',
+  'workloadKind',
+  'workloadName',
+  'pod',
+  'podUid',
+  'container',
+  'containerId',
+  'image',
+  'imageDigest',
+  'node',
+  'account',
+] as const satisfies readonly Exclude<keyof WorkloadIdentity, 'labels'>[];
+const IDENTITY_STRINGS: ReadonlySet<string> = new Set(IDENTITY_FIELDS);
+
+/** A version in a checkpoint: `[identity index, validFrom, validTo, holder, source]` (infinite times as null). */
+type EncodedVersion = [number, number | null, number | null, string, WorkloadSource];
+
+/** A key of one of the three indexes in a checkpoint: `[key, last touched, versions]`. */
+type EncodedKey = [string, number, EncodedVersion[]];
+
+/** An identity in a checkpoint: its fields, with `labels` an index into the label sets. */
+type EncodedIdentity = Omit<WorkloadIdentity, 'labels'> & { labels?: number };
+
+/**
+ * A WorkloadIndex as plain data, compact: each identity once (the versions of
+ * a pod's IP and name share one), each distinct label set once (a pod's
+ * containers and the replicas of a workload share theirs), keys as tuples.
+ */
+export interface WorkloadIndexSnapshot {
+  clock: number | null;
+  labels: Record<string, string>[];
+  identities: EncodedIdentity[];
+  ips: EncodedKey[];
+  containers: EncodedKey[];
+  pods: EncodedKey[];
+}
+
+/** Write a WorkloadIndex as plain data. */
+export function snapshotWorkloadIndex(index: WorkloadIndex): WorkloadIndexSnapshot {
+  const ids = new Map<Readonly<WorkloadIdentity>, number>();
+  const identities: EncodedIdentity[] = [];
+  const labelSets: Record<string, string>[] = [];
+  const labelsByObject = new Map<object, number>();
+  const labelsByText = new Map<string, number>();
+  const labelsIndex = (labels: Readonly<Record<string, string>>): number => {
+    let i = labelsByObject.get(labels);
+    if (i !== undefined) return i;
+    const text = JSON.stringify(labels);
+    i = labelsByText.get(text);
+    if (i === undefined) {
+      i = labelSets.length;
+      labelSets.push(labels as Record<string, string>);
+      labelsByText.set(text, i);
+    }
+    labelsByObject.set(labels, i);
+    return i;
+  };
+  const identityIndex = (identity: Readonly<WorkloadIdentity>): number => {
+    let i = ids.get(identity);
+    if (i !== undefined) return i;
+    i = identities.length;
+    ids.set(identity, i);
+    // Field by field (object rest on frozen objects is a slow path).
+    const out: Record<string, string | number> = {};
+    for (const k of IDENTITY_FIELDS) {
+      const value = identity[k];
+      if (value !== undefined) out[k] = value;
+    }
+    if (identity.labels) out.labels = labelsIndex(identity.labels);
+    identities.push(out as EncodedIdentity);
+    return i;
+  };
+  const encode = (v: VersionedIndex): EncodedKey[] => {
+    const out: EncodedKey[] = [];
+    for (const [key, list, touched] of v.state.entries()) {
+      out.push([key, touched, list.map((ver) => [identityIndex(ver.identity), encodeTime(ver.validFrom), encodeTime(ver.validTo), ver.holder, ver.source])]);
+    }
+    return out;
+  };
+  const ips = encode(index.ips);
+  const containers = encode(index.containers);
+  const pods = encode(index.pods);
+  return { clock: encodeTime(index.now), labels: labelSets, identities, ips, containers, pods };
+}
+
+/** Check a parsed identity and freeze it, as the enrichers' identities are. */
+function decodeIdentity(raw: unknown, i: number, labelSets: readonly Readonly<Record<string, string>>[]): Readonly<WorkloadIdentity> {
+  const v = expectObject(raw, `identity ${i}`);
+  let labels: Readonly<Record<string, string>> | undefined;
+  for (const k in v) {
+    const value = v[k];
+    if (k === 'labels') {
+      labels = labelSets[value as number];
+      if (typeof value !== 'number' || !labels) throw new CheckpointFormatError(`identity ${i} names no label set`);
+    } else if (!IDENTITY_STRINGS.has(k)) {
+      throw new CheckpointFormatError(`identity ${i} has an unknown field ${k}`);
+    } else if (typeof value !== 'string') {
+      throw new CheckpointFormatError(`identity ${i}.${k} is not a string`);
+    }
+  }
+  return Object.freeze(labels ? ({ ...v, labels } as WorkloadIdentity) : (v as WorkloadIdentity));
+}
+
+function decodeLabels(raw: unknown, i: number): Readonly<Record<string, string>> {
+  const labels = expectObject(raw, `label set ${i}`);
+  for (const k in labels) if (typeof labels[k] !== 'string') throw new CheckpointFormatError(`label set ${i}: ${k} is not a string`);
+  return Object.freeze(labels as Record<string, string>);
+}
+
+/**
+ * Replace a WorkloadIndex's contents with a snapshot (its key cap still
+ * applies). Reads everything before changing anything: throws on an
+ * unreadable snapshot and leaves the index as it was. Takes over the objects
+ * of `state` (label sets and identities without labels are frozen in place).
+ */
+export function restoreWorkloadIndex(index: WorkloadIndex, state: unknown): void {
+  const s = expectObject(state, 'workload index');
+  const labelSets = expectArray(s.labels, 'labels').map(decodeLabels);
+  const identities = expectArray(s.identities, 'identities').map((raw, i) => decodeIdentity(raw, i, labelSets));
+  const decodeKeys = (raw: unknown, what: string): KeyedEntry<WorkloadVersion[]>[] =>
+    expectArray(raw, what).map((item, k) => {
+      const e = expectArray(item, `${what}[${k}]`);
+      const key = expectString(e[0], `${what}[${k}] key`);
+      const value = expectArray(e[2], `versions of ${key}`).map((entry, j): WorkloadVersion => {
+        const v = expectArray(entry, `versions of ${key}[${j}]`);
+        const identity = identities[v[0] as number];
+        if (typeof v[0] !== 'number' || !identity) throw new CheckpointFormatError(`versions of ${key}[${j}] names no identity`);
+        const source = v[4] as WorkloadSource;
+        if (!SOURCES.includes(source)) throw new CheckpointFormatError(`versions of ${key}[${j}] has an unknown source`);
+        return {
+          identity,
+          validFrom: decodeTime(v[1], Number.NEGATIVE_INFINITY, `versions of ${key}[${j}] validFrom`),
+          validTo: decodeTime(v[2], Number.POSITIVE_INFINITY, `versions of ${key}[${j}] validTo`),
+          holder: expectString(v[3], `versions of ${key}[${j}] holder`),
+          source,
+        };
+      });
+      return { key, touched: expectNumber(e[1], `${what}[${k}] touched`), value };
+    });
+  const ips = decodeKeys(s.ips, 'ips');
+  const containers = decodeKeys(s.containers, 'containers');
+  const pods = decodeKeys(s.pods, 'pods');
+  const clock = decodeTime(s.clock, Number.NEGATIVE_INFINITY, 'clock');
+  index.ips.state.restore(ips);
+  index.containers.state.restore(containers);
+  index.pods.state.restore(pods);
+  index.observe(clock);
 }

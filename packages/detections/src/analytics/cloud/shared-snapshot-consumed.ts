@@ -1,9 +1,10 @@
 import { type CloudApiCallEvent, type Detection, eventRef, type Finding, KeyedState, type OutflowEvent, ofKind, safeMap, z } from '@outflow/core';
 import { filter, type Observable } from 'rxjs';
 import { ATTACK, defineAnalytic } from '../../analytic.js';
-import { eventTimeOrdered } from '../ordered.js';
+import { stateVersion } from '../../enrich/checkpoint.js';
+import { eventTimeOrdered, OrderBuffer } from '../ordered.js';
 import { cloudAttributes, describeActor } from './common.js';
-import { applyShareStep, type ShareRecord, SNAPSHOT_OPERATIONS, snapshotStep } from './snapshots.js';
+import { applyShareStep, cloudEventCodec, decodeShares, encodeShares, type ShareRecord, SNAPSHOT_OPERATIONS, snapshotStep } from './snapshots.js';
 
 const params = z
   .object({
@@ -25,7 +26,9 @@ const params = z
  * it (`SharedSnapshotCopyInitiated`, `SharedSnapshotVolumeCreated`, logged in
  * the owner's account), correlated with the share that enabled it. Stateful:
  * shares are kept per snapshot (KeyedState, cap + TTL in event time) and
- * events are handled in event-time order behind the watermark.
+ * events are handled in event-time order behind the watermark. Checkpointed:
+ * `shares` (versioned by `shareTtlMs`) and `order_buffer` (the events held
+ * for ordering).
  */
 export const sharedSnapshotConsumed = defineAnalytic<z.output<typeof params>>({
   id: 'shared_snapshot_consumed',
@@ -60,7 +63,15 @@ export const sharedSnapshotConsumed = defineAnalytic<z.output<typeof params>>({
       kinds: ['cloud_api_call'],
       connect(events$: Observable<OutflowEvent>, ctx) {
         const shares = new KeyedState<string, ShareRecord>({ maxKeys: p.maxSnapshots, ttlMs: p.shareTtlMs });
+        const order = new OrderBuffer<CloudApiCallEvent>({ maxBuffer: p.maxBuffer, onOverflow: () => ctx.metrics.add('late', 1, 'order_buffer_full') });
         ctx.registerState('shares', shares);
+        ctx.registerState('order_buffer', order);
+        ctx.registerCheckpoint('shares', {
+          version: stateVersion('shared_snapshot_consumed.shares/1', { shareTtlMs: p.shareTtlMs }),
+          snapshot: () => encodeShares(shares),
+          restore: (state) => shares.restore(decodeShares(state)),
+        });
+        ctx.registerCheckpoint('order_buffer', order.checkpoint(cloudEventCodec));
         const handle = (event: CloudApiCallEvent): Finding | undefined => {
           const step = snapshotStep(event);
           if (!step) return undefined;
@@ -108,7 +119,7 @@ export const sharedSnapshotConsumed = defineAnalytic<z.output<typeof params>>({
         return events$.pipe(
           ofKind('cloud_api_call'),
           filter((e) => SNAPSHOT_OPERATIONS.has(e.operation)),
-          eventTimeOrdered<CloudApiCallEvent>(ctx.watermark$, { maxBuffer: p.maxBuffer, onOverflow: () => ctx.metrics.add('late', 1, 'order_buffer_full') }),
+          eventTimeOrdered<CloudApiCallEvent>(ctx.watermark$, { buffer: order }),
           safeMap(handle, (err, event) => ctx.reportError(err, event)),
         );
       },

@@ -12,9 +12,21 @@ import {
 } from '@outflow/core';
 import { filter, Observable } from 'rxjs';
 import { type AnalyticEnv, ATTACK, adjustSeverity, defineAnalytic } from '../../analytic.js';
-import { eventTimeOrdered } from '../ordered.js';
+import {
+  CheckpointFormatError,
+  decodeKeyed,
+  decodeRefs,
+  expectArray,
+  expectNumber,
+  expectObject,
+  expectString,
+  expectStrings,
+  snapshotKeyed,
+  stateVersion,
+} from '../../enrich/checkpoint.js';
+import { eventTimeOrdered, OrderBuffer } from '../ordered.js';
 import { cloudAttributes, describeActor, externalGrantees, granteeLabel } from './common.js';
-import { SNAPSHOT_OPERATIONS, snapshotStep } from './snapshots.js';
+import { cloudEventCodec, SNAPSHOT_OPERATIONS, snapshotStep } from './snapshots.js';
 
 const params = z
   .object({
@@ -61,7 +73,9 @@ const MAX_MEMBERS = 20;
  * Both carry the same dedup key, so the pipeline folds them into one alert:
  * delivered as `new` at the consume step, then as an `update` (count 2,
  * critical, the full story) when the dedup window closes. Each finding lists
- * the member alerts (share, consume) in `related`.
+ * the member alerts (share, consume) in `related`. Checkpointed: `stories`
+ * (stories and member alert ids, versioned by `storyTtlMs` and
+ * `memberAnalytics`) and `order_buffer` (the events held for ordering).
  */
 export const snapshotShareStory = defineAnalytic<z.output<typeof params>>({
   id: 'snapshot_share_story',
@@ -92,11 +106,26 @@ export const snapshotShareStory = defineAnalytic<z.output<typeof params>>({
       kinds: ['cloud_api_call'],
       connect(events$: Observable<OutflowEvent>, ctx) {
         const p = env.params;
+        const stories = new KeyedState<string, Story>({ maxKeys: p.maxSnapshots, ttlMs: p.storyTtlMs });
+        const members = new KeyedState<string, string[]>({ maxKeys: p.maxSnapshots, ttlMs: p.storyTtlMs });
+        const order = new OrderBuffer<CloudApiCallEvent>({ maxBuffer: p.maxBuffer, onOverflow: () => ctx.metrics.add('late', 1, 'order_buffer_full') });
+        ctx.registerState('stories', stories);
+        ctx.registerState('members', members);
+        ctx.registerState('order_buffer', order);
+        ctx.registerCheckpoint('stories', {
+          version: stateVersion('snapshot_share_story.stories/1', { storyTtlMs: p.storyTtlMs, memberAnalytics: [...p.memberAnalytics].sort() }),
+          snapshot: () => ({ stories: snapshotKeyed(stories, encodeStory), members: snapshotKeyed(members, (ids) => [...ids]) }),
+          restore: (state) => {
+            const s = expectObject(state, 'snapshot_share_story state');
+            const storyEntries = decodeKeyed(s.stories, decodeStory, 'stories');
+            const memberEntries = decodeKeyed(s.members, (raw, key) => expectStrings(raw, `members ${key}`), 'members');
+            stories.restore(storyEntries);
+            members.restore(memberEntries);
+          },
+        });
+        ctx.registerCheckpoint('order_buffer', order.checkpoint(cloudEventCodec));
+        const memberIds = new Set(p.memberAnalytics);
         return new Observable<Finding>((subscriber) => {
-          const stories = new KeyedState<string, Story>({ maxKeys: p.maxSnapshots, ttlMs: p.storyTtlMs });
-          const members = new KeyedState<string, string[]>({ maxKeys: p.maxSnapshots, ttlMs: p.storyTtlMs });
-          ctx.registerState('stories', stories);
-          const memberIds = new Set(p.memberAnalytics);
           const alertSub = ctx.alerts$.subscribe((alert) => {
             if (!memberIds.has(alert.detection.id)) return;
             const snapshot = alert.attributes?.['aws.ec2.snapshot.id'];
@@ -109,10 +138,7 @@ export const snapshotShareStory = defineAnalytic<z.output<typeof params>>({
             .pipe(
               ofKind('cloud_api_call'),
               filter((e) => SNAPSHOT_OPERATIONS.has(e.operation)),
-              eventTimeOrdered<CloudApiCallEvent>(ctx.watermark$, {
-                maxBuffer: p.maxBuffer,
-                onOverflow: () => ctx.metrics.add('late', 1, 'order_buffer_full'),
-              }),
+              eventTimeOrdered<CloudApiCallEvent>(ctx.watermark$, { buffer: order }),
               safeMap(handle, (err, event) => ctx.reportError(err, event)),
             )
             .subscribe(subscriber);
@@ -125,6 +151,41 @@ export const snapshotShareStory = defineAnalytic<z.output<typeof params>>({
     };
   },
 });
+
+type EncodedStory = Omit<Story, 'owner' | 'grantees' | 'consumers'> & { owner: string | null; grantees: string[]; consumers: string[] };
+
+function encodeStory(s: Story): EncodedStory {
+  return {
+    owner: s.owner ?? null,
+    sharedAt: s.sharedAt,
+    sharedBy: s.sharedBy,
+    grantees: [...s.grantees],
+    consumers: [...s.consumers],
+    steps: s.steps.map((st) => ({ time: st.time, what: st.what, ref: { ...st.ref } })),
+    consumedReported: s.consumedReported,
+    revokedReported: s.revokedReported,
+  };
+}
+
+function decodeStory(raw: unknown, key: string): Story {
+  const v = expectObject(raw, `story ${key}`);
+  const steps = expectArray(v.steps, `story ${key}.steps`).map((item, i) => {
+    const st = expectObject(item, `story ${key}.steps[${i}]`);
+    const [ref] = decodeRefs([st.ref], `story ${key}.steps[${i}].ref`);
+    return { time: expectNumber(st.time, `story ${key}.steps[${i}].time`), what: expectString(st.what, `story ${key}.steps[${i}].what`), ref: ref as EventRef };
+  });
+  if (typeof v.consumedReported !== 'boolean' || typeof v.revokedReported !== 'boolean') throw new CheckpointFormatError(`story ${key} flags are not booleans`);
+  return {
+    owner: v.owner === null ? undefined : expectString(v.owner, `story ${key}.owner`),
+    sharedAt: expectNumber(v.sharedAt, `story ${key}.sharedAt`),
+    sharedBy: expectString(v.sharedBy, `story ${key}.sharedBy`),
+    grantees: new Set(expectStrings(v.grantees, `story ${key}.grantees`)),
+    consumers: new Set(expectStrings(v.consumers, `story ${key}.consumers`)),
+    steps,
+    consumedReported: v.consumedReported,
+    revokedReported: v.revokedReported,
+  };
+}
 
 function storyStep(
   env: AnalyticEnv<z.output<typeof params>>,

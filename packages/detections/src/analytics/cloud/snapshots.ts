@@ -1,4 +1,16 @@
-import { type CloudApiCallEvent, type EventRef, eventRef } from '@outflow/core';
+import { type CloudApiCallEvent, type EventRef, eventRef, type KeyedState } from '@outflow/core';
+import {
+  CheckpointFormatError,
+  decodeKeyed,
+  decodeRefs,
+  encodeRefs,
+  expectNumber,
+  expectObject,
+  expectString,
+  expectStrings,
+  type KeyedEntry,
+  snapshotKeyed,
+} from '../../enrich/checkpoint.js';
 import { path, str } from '../../util/json.js';
 import { type Grantee, granteeLabel, permissionChanges, resourceOwner, succeeded } from './common.js';
 
@@ -72,3 +84,34 @@ export function applyShareStep(record: ShareRecord | undefined, step: SnapshotSt
   }
   return record;
 }
+
+/** The remembered shares of a snapshot analytic, as plain data. */
+export function encodeShares(shares: KeyedState<string, ShareRecord>): KeyedEntry<{ time: number; actor: string; grantees: string[]; refs: EventRef[] }>[] {
+  return snapshotKeyed(shares, (r) => ({ time: r.time, actor: r.actor, grantees: [...r.grantees], refs: encodeRefs(r.refs) }));
+}
+
+export function decodeShares(state: unknown): KeyedEntry<ShareRecord>[] {
+  return decodeKeyed(
+    state,
+    (raw, key) => {
+      const v = expectObject(raw, `share ${key}`);
+      return {
+        time: expectNumber(v.time, `share ${key}.time`),
+        actor: expectString(v.actor, `share ${key}.actor`),
+        grantees: new Set(expectStrings(v.grantees, `share ${key}.grantees`)),
+        refs: decodeRefs(v.refs, `share ${key}.refs`),
+      };
+    },
+    'shares',
+  );
+}
+
+/** Held CloudTrail events, for order buffers: written as they are (plain JSON), checked when read back. */
+export const cloudEventCodec = {
+  decode(raw: unknown): CloudApiCallEvent {
+    const e = expectObject(raw, 'held event');
+    if (e.kind !== 'cloud_api_call' || typeof e.operation !== 'string' || typeof e.time !== 'number' || typeof e.actor !== 'object' || e.actor === null)
+      throw new CheckpointFormatError('a held event is not a cloud API call');
+    return e as unknown as CloudApiCallEvent;
+  },
+};

@@ -1,5 +1,7 @@
 import {
   type AttributeValue,
+  type CheckpointHandle,
+  type Detection,
   type DetectionContext,
   eventRef,
   type Finding,
@@ -12,9 +14,11 @@ import {
   type Severity,
   workloadAttributes,
 } from '@outflow/core';
+import type { Observable } from 'rxjs';
 import type { AnalyticEnv } from '../../analytic.js';
 import type { BucketOwnershipClass, ClassifyOptions } from '../../classify/payload.js';
 import { type BucketRef, hostNameClass, unbracket } from '../../classify/targets.js';
+import { decodeKeySet, expectNumber, expectObject, snapshotKeySet, stateVersion } from '../../enrich/checkpoint.js';
 import { isIpAddress } from '../../util/ip.js';
 
 /** Namespaces whose service accounts are the cluster's own machinery. */
@@ -77,6 +81,46 @@ export class OnceSet {
     this.seen.set(id, true, time);
     return true;
   }
+
+  /** The ids seen (with their times) and the sweep counter, as plain data. */
+  snapshot(): { sweeps: number; ids: [string, number][] } {
+    return { sweeps: this.sweeps, ids: snapshotKeySet(this.seen) };
+  }
+
+  /** Replace the contents with a snapshot; throws (changing nothing) when it is unreadable. */
+  restore(state: unknown): void {
+    const s = expectObject(state, 'audit ids');
+    const sweeps = expectNumber(s.sweeps, 'audit ids sweeps');
+    const ids = decodeKeySet(s.ids, 'audit ids');
+    this.seen.restore(ids);
+    this.sweeps = sweeps;
+  }
+
+  /** A checkpoint handle (`<analytic>.audit_ids/1` + the TTL). */
+  checkpoint(analytic: string): CheckpointHandle {
+    return {
+      version: stateVersion(`${analytic}.audit_ids/1`, { ttlMs: this.seen.ttlMs }),
+      snapshot: () => this.snapshot(),
+      restore: (state) => this.restore(state),
+    };
+  }
+}
+
+/**
+ * A detection that registers state (gauges, checkpoints) when it is
+ * connected, before its first event: for analytics built with core's
+ * `rule()`, whose `match` sees the context only per event. A checkpoint
+ * registered at connection is restored before any event, and is part of
+ * every checkpoint even when no event came.
+ */
+export function withConnectHook(detection: Detection, onConnect: (ctx: DetectionContext) => void): Detection {
+  return {
+    ...detection,
+    connect(events$: Observable<OutflowEvent>, ctx: DetectionContext) {
+      onConnect(ctx);
+      return detection.connect(events$, ctx);
+    },
+  };
 }
 
 /** The pod an audit request targets: `{ cluster, namespace, pod }` (from the enriched workload, else the object reference). */

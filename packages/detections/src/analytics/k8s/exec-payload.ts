@@ -18,7 +18,23 @@ import { ATTACK, adjustSeverity, defineAnalytic } from '../../analytic.js';
 import { type ClassifyOptions, classifyArgv, type PayloadClassification, type PayloadMatch } from '../../classify/payload.js';
 import { basename } from '../../classify/shell.js';
 import { reachOf, sensitivePathOf } from '../../classify/targets.js';
+import {
+  CheckpointFormatError,
+  decodeKeyed,
+  decodeKeySet,
+  decodeRefs,
+  decodeTime,
+  encodeTime,
+  expectNumber,
+  expectObject,
+  expectString,
+  expectStrings,
+  snapshotKeyed,
+  snapshotKeySet,
+  stateVersion,
+} from '../../enrich/checkpoint.js';
 import { isSelfTraffic } from '../../enrich/destination-class.js';
+import { OrderBuffer } from '../ordered.js';
 import {
   argvOf,
   auditAttributes,
@@ -80,12 +96,23 @@ interface Origin {
   watch: boolean;
 }
 
+/** The classifier options of a command, by what chooses them (so a pending command can be checkpointed as data). */
+interface OptionKey {
+  tty?: boolean;
+  stdin?: boolean;
+  splitArgs: boolean;
+  shells: boolean;
+  account?: string;
+}
+
+/** A command waiting for its bucket's owner to be learned, until event time `time` (its due time). */
 interface Pending {
-  due: number;
+  time: number;
   event: OutflowEvent;
   argv: string[];
-  options: ClassifyOptions;
-  who: () => Origin;
+  options: OptionKey;
+  /** Where it was seen: an exec through the API (audit) or a process (runtime); the finding's origin is rebuilt from the event. */
+  origin: 'audit' | 'process';
 }
 
 interface Contact {
@@ -108,7 +135,10 @@ function rank(s: Severity): number {
  * connections those processes open (Tetragon): reverse shells, uploads, cloud
  * CLI copies, network and copy tools, archiving, sensitive reads and instance
  * metadata access. A destination a command names is then watched: a flow from
- * the same pod to it confirms the transfer.
+ * the same pod to it confirms the transfer. Checkpointed: `contacts` (watched
+ * destinations and the processes whose connections were classified,
+ * versioned by the contact window), `pending` (commands waiting for a bucket
+ * owner) and `audit_ids`.
  */
 export const execPayload = defineAnalytic({
   id: 'exec_payload',
@@ -176,17 +206,38 @@ export const execPayload = defineAnalytic({
           const once = new OnceSet();
           const contacts = new KeyedState<string, Contact>({ maxKeys: p.maxContacts, ttlMs: p.contactWindowMs });
           const flowProcesses = new KeyedState<string, true>({ maxKeys: p.maxFlowProcesses, ttlMs: 3_600_000 });
-          let pending: Pending[] = [];
+          // Commands waiting for a bucket owner, released in due order by the watermark; when full the earliest is judged at once.
+          const pending = new OrderBuffer<Pending>({ maxBuffer: p.maxPending });
           ctx.registerState('exec_payload.audit_ids', once);
           ctx.registerState('exec_payload.contacts', contacts);
           ctx.registerState('exec_payload.flow_processes', flowProcesses);
-          ctx.registerState('exec_payload.pending', {
-            get size() {
-              return pending.length;
-            },
-          });
+          ctx.registerState('exec_payload.pending', pending);
           let sweep = 0;
           let clock = Number.NEGATIVE_INFINITY;
+          ctx.registerCheckpoint('audit_ids', once.checkpoint('exec_payload'));
+          ctx.registerCheckpoint('contacts', {
+            // Destinations named by commands, watched for a connection from the same pod; which classes are watched is fixed, the window is not.
+            version: stateVersion('exec_payload.contacts/1', { contactWindowMs: p.contactWindowMs, cluster: env.config.cluster.name ?? null }),
+            snapshot: () => ({
+              sweep,
+              clock: encodeTime(clock),
+              contacts: snapshotKeyed(contacts, (c) => ({ ...c, categories: [...c.categories], ref: { ...c.ref } })),
+              flowProcesses: snapshotKeySet(flowProcesses),
+            }),
+            restore: (state) => {
+              const s = expectObject(state, 'exec_payload state');
+              const contactEntries = decodeKeyed(s.contacts, decodeContact, 'contacts');
+              const processEntries = decodeKeySet(s.flowProcesses, 'flowProcesses');
+              const savedSweep = expectNumber(s.sweep, 'sweep');
+              const savedClock = decodeTime(s.clock, Number.NEGATIVE_INFINITY, 'clock');
+              contacts.restore(contactEntries);
+              flowProcesses.restore(processEntries);
+              sweep = savedSweep;
+              clock = savedClock;
+            },
+          });
+          // Pending commands are events the receivers were told were processed: kept whatever the config (layout version only).
+          ctx.registerCheckpoint('pending', pending.checkpoint({ decode: decodePending }));
 
           const emit = (f: Finding) => subscriber.next(f);
 
@@ -251,45 +302,57 @@ export const execPayload = defineAnalytic({
           };
 
           /** Classify; the origin (attributes, command line) is built only when something matched. */
-          const classify = (event: OutflowEvent, argv: readonly string[], options: ClassifyOptions, who: () => Origin) => {
+          const classify = (event: OutflowEvent, argv: readonly string[], options: ClassifyOptions, origin: Pending['origin'], who: () => Origin) => {
             const result = classifyArgv(argv, options);
             if (result.matches.length === 0) return;
             const waiting = p.bucketOwnerWaitMs > 0 && result.matches.some((m) => m.bucket?.ownership === 'unknown');
             if (waiting) {
-              if (pending.length >= p.maxPending) {
-                const oldest = pending.shift() as Pending;
-                resolve(oldest);
-              }
-              const item: Pending = { due: event.time + p.bucketOwnerWaitMs, event, argv: [...argv], options, who };
-              // Keep `pending` ordered by due time (events mostly arrive in order: append, else insert).
-              let i = pending.length;
-              while (i > 0 && (pending[i - 1] as Pending).due > item.due) i--;
-              pending.splice(i, 0, item);
+              const key = keyOf.get(options) as OptionKey;
+              pending.push({ time: event.time + p.bucketOwnerWaitMs, event, argv: [...argv], options: key, origin }, resolve);
               return;
             }
             report(event, result, who());
           };
 
+          /** Judge a pending command now, with the bucket owners learned since. */
           const resolve = (item: Pending) => {
             try {
-              report(item.event, classifyArgv(item.argv, item.options), item.who());
+              const who = item.origin === 'audit' ? auditOrigin(item.event as K8sAuditEvent, item.argv) : processOrigin(item.event, processOf(item.event));
+              const o = item.options;
+              report(item.event, classifyArgv(item.argv, optionsFor(o.tty, o.stdin, o.splitArgs, o.shells, o.account)), who);
             } catch (err) {
               ctx.reportError(err, item.event);
             }
           };
-          const release = (upTo: number) => {
-            let n = 0;
-            while (n < pending.length && (pending[n] as Pending).due <= upTo) n++;
-            if (n === 0) return;
-            const ready = pending.slice(0, n);
-            pending = pending.slice(n);
-            for (const item of ready) resolve(item);
+
+          /** Who ran an exec through the API, rebuilt from its audit event (also for a pending command restored from a checkpoint). */
+          const auditOrigin = (event: K8sAuditEvent, argv: readonly string[]): Origin => ({
+            source: 'k8s_audit',
+            user: effectiveUser(event),
+            pod: podKey(auditTarget(event, env)),
+            attributes: { ...auditAttributes(event), 'k8s.exec.command': argv.join(' ') },
+            commandLine: argv.join(' '),
+            watch: true,
+          });
+
+          /** Which process ran a command, from its runtime event. */
+          const processOrigin = (event: OutflowEvent, process: ProcessInfo | undefined): Origin => {
+            const pod = runtimePodKey(event, env);
+            return {
+              source: event.source,
+              pod: pod ?? `${env.config.cluster.name ?? ''}/unknown`,
+              attributes: runtimeAttributes(event, process),
+              commandLine: process ? argvOf(process).join(' ') : '',
+              watch: pod !== undefined,
+            };
           };
 
           // Options objects are shared per combination (a handful): no allocation per event on the hot path.
           const optionCache = new Map<string, ClassifyOptions>();
           const ownerByAccount = new Map<string | undefined, NonNullable<ClassifyOptions['bucketOwner']>>();
           const common: (ClassifyOptions | undefined)[] = new Array(12);
+          /** What each options object was made from, for checkpointing a pending command as data. */
+          const keyOf = new WeakMap<ClassifyOptions, OptionKey>();
           const optionsFor = (tty: boolean | undefined, stdin: boolean | undefined, splitArgs: boolean, shells: boolean, account?: string): ClassifyOptions => {
             // The common case (no account, no stdin flag) is an array slot; the rest a bounded map.
             const slot = account === undefined && stdin === undefined ? (tty === undefined ? 0 : tty ? 1 : 2) + (splitArgs ? 3 : 0) + (shells ? 6 : 0) : -1;
@@ -308,6 +371,7 @@ export const execPayload = defineAnalytic({
             o = { splitArgs, destination, bucketOwner, interactiveShells: shells };
             if (tty !== undefined) o.tty = tty;
             if (stdin !== undefined) o.stdin = stdin;
+            keyOf.set(o, optionKey(tty, stdin, splitArgs, shells, account));
             if (slot >= 0) common[slot] = o;
             else if (optionCache.size < 1024) optionCache.set(key, o);
             return o;
@@ -318,32 +382,17 @@ export const execPayload = defineAnalytic({
             if (ref?.resource !== 'pods' || ref.subresource !== 'exec' || !event.command || event.command.length === 0) return;
             if ((event.verb !== 'create' && event.verb !== 'get') || !usableStage(event) || !auditSucceeded(event)) return;
             if (!once.first(event.auditId, event.time)) return;
-            const target = auditTarget(event, env);
             const argv = [...event.command];
             // Hands-on shells through the API are pod_exec's; here only what the command does.
-            classify(event, argv, optionsFor(event.tty, event.stdin, false, false, event.workload?.account), () => ({
-              source: 'k8s_audit',
-              user: effectiveUser(event),
-              pod: podKey(target),
-              attributes: { ...auditAttributes(event), 'k8s.exec.command': argv.join(' ') },
-              commandLine: argv.join(' '),
-              watch: true,
-            }));
+            classify(event, argv, optionsFor(event.tty, event.stdin, false, false, event.workload?.account), 'audit', () => auditOrigin(event, argv));
           };
 
           const onProcess = (event: OutflowEvent, process: ProcessInfo) => {
             // The classifier reads the program from argv[0]'s base name: the sensor's argv serves as is.
             const argv = process.args.length > 0 ? process.args : [process.executable];
-            classify(event, argv, optionsFor(process.tty, undefined, true, p.runtimeShells, event.workload?.account), () => {
-              const full = argvOf(process);
-              return {
-                source: event.source,
-                pod: runtimePodKey(event, env) ?? `${env.config.cluster.name ?? ''}/unknown`,
-                attributes: runtimeAttributes(event, process),
-                commandLine: full.join(' '),
-                watch: runtimePodKey(event, env) !== undefined,
-              };
-            });
+            classify(event, argv, optionsFor(process.tty, undefined, true, p.runtimeShells, event.workload?.account), 'process', () =>
+              processOrigin(event, process),
+            );
           };
 
           const onAlert = (event: Extract<OutflowEvent, { kind: 'runtime_alert' }>) => {
@@ -493,14 +542,12 @@ export const execPayload = defineAnalytic({
             },
             error: (err) => subscriber.error(err),
             complete: () => {
-              release(Number.POSITIVE_INFINITY);
+              pending.complete(resolve);
               subscriber.complete();
             },
           });
           const wm = ctx.watermark$.subscribe({
-            next: (w) => {
-              if (w !== Number.POSITIVE_INFINITY) release(w);
-            },
+            next: (w) => pending.advance(w, resolve),
           });
           return () => {
             sub.unsubscribe();
@@ -511,6 +558,59 @@ export const execPayload = defineAnalytic({
     };
   },
 });
+
+function optionKey(tty: boolean | undefined, stdin: boolean | undefined, splitArgs: boolean, shells: boolean, account: string | undefined): OptionKey {
+  const key: OptionKey = { splitArgs, shells };
+  if (tty !== undefined) key.tty = tty;
+  if (stdin !== undefined) key.stdin = stdin;
+  if (account !== undefined) key.account = account;
+  return key;
+}
+
+function decodeContact(raw: unknown, key: string): Contact {
+  const v = expectObject(raw, `contact ${key}`);
+  const [ref] = decodeRefs([v.ref], `contact ${key}.ref`);
+  const severity = expectString(v.severity, `contact ${key}.severity`);
+  if (!(SEVERITIES as readonly string[]).includes(severity)) throw new CheckpointFormatError(`contact ${key} has an unknown severity`);
+  if (typeof v.confirmed !== 'boolean') throw new CheckpointFormatError(`contact ${key}.confirmed is not a boolean`);
+  return {
+    time: expectNumber(v.time, `contact ${key}.time`),
+    confirmed: v.confirmed,
+    severity: severity as Severity,
+    command: expectString(v.command, `contact ${key}.command`),
+    categories: expectStrings(v.categories, `contact ${key}.categories`),
+    ref: ref as EventRef,
+  };
+}
+
+function decodePending(raw: unknown): Pending {
+  const v = expectObject(raw, 'pending command');
+  const event = expectObject(v.event, 'pending command event');
+  const origin = v.origin;
+  if (origin !== 'audit' && origin !== 'process') throw new CheckpointFormatError('pending command origin is neither audit nor process');
+  if (origin === 'audit' ? event.kind !== 'k8s_audit' : event.kind !== 'process_exec' && event.kind !== 'runtime_alert')
+    throw new CheckpointFormatError(`a pending ${origin} command holds a ${String(event.kind)} event`);
+  expectNumber(event.time, 'pending command event time');
+  const o = expectObject(v.options, 'pending command options');
+  if (typeof o.splitArgs !== 'boolean' || typeof o.shells !== 'boolean') throw new CheckpointFormatError('pending command options are incomplete');
+  const flag = (x: unknown, what: string) => {
+    if (x !== undefined && typeof x !== 'boolean') throw new CheckpointFormatError(`pending command ${what} is not a boolean`);
+    return x as boolean | undefined;
+  };
+  return {
+    time: expectNumber(v.time, 'pending command due time'),
+    event: event as unknown as OutflowEvent,
+    argv: expectStrings(v.argv, 'pending command argv'),
+    options: optionKey(
+      flag(o.tty, 'tty'),
+      flag(o.stdin, 'stdin'),
+      o.splitArgs,
+      o.shells,
+      o.account === undefined ? undefined : expectString(o.account, 'account'),
+    ),
+    origin,
+  };
+}
 
 function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;

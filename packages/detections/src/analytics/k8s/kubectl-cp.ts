@@ -3,7 +3,18 @@ import { ATTACK, adjustSeverity, defineAnalytic, withAnalyticRef } from '../../a
 import { parseOptions } from '../../classify/options.js';
 import { basename, parseScript } from '../../classify/shell.js';
 import { isDataPath, isSystemPath, type SensitivePath, sensitivePathOf } from '../../classify/targets.js';
-import { argvOf, auditAttributes, auditSucceeded, auditTarget, effectiveUser, OnceSet, processOf, runtimeAttributes, usableStage } from './common.js';
+import {
+  argvOf,
+  auditAttributes,
+  auditSucceeded,
+  auditTarget,
+  effectiveUser,
+  OnceSet,
+  processOf,
+  runtimeAttributes,
+  usableStage,
+  withConnectHook,
+} from './common.js';
 
 const params = z
   .object({
@@ -223,8 +234,7 @@ export const kubectlCp = defineAnalytic({
       };
     };
 
-    let registered = false;
-    return withAnalyticRef(
+    const detection = withAnalyticRef(
       rule({
         id: env.detection.id,
         title: env.detection.title,
@@ -232,11 +242,7 @@ export const kubectlCp = defineAnalytic({
         severity: env.severity,
         kinds: ['k8s_audit', 'process_exec', 'runtime_alert'],
         response: env.response,
-        match(event, ctx) {
-          if (!registered) {
-            registered = true;
-            ctx.registerState('kubectl_cp.audit_ids', once);
-          }
+        match(event) {
           if (event.kind === 'k8s_audit') return fromAudit(event);
           if (!p.runtime) return undefined;
           if (event.kind === 'process_exec' && event.phase !== 'exec') return undefined;
@@ -247,5 +253,11 @@ export const kubectlCp = defineAnalytic({
       env.detection,
       env.response,
     );
+    // The audit half folds with its runtime twin through the alert dedup key; the audit ids already read
+    // (one request is logged at several stages) are this analytic's own state, checkpointed.
+    return withConnectHook(detection, (ctx) => {
+      ctx.registerState('kubectl_cp.audit_ids', once);
+      ctx.registerCheckpoint('audit_ids', once.checkpoint('kubectl_cp'));
+    });
   },
 });

@@ -1,7 +1,7 @@
 import { rule, type Severity, z } from '@outflow/core';
 import { ATTACK, adjustSeverity, defineAnalytic, withAnalyticRef } from '../../analytic.js';
 import { basename } from '../../classify/shell.js';
-import { auditAttributes, auditSucceeded, auditTarget, effectiveUser, OnceSet, SHELL_PROGRAMS, usableStage } from './common.js';
+import { auditAttributes, auditSucceeded, auditTarget, effectiveUser, OnceSet, SHELL_PROGRAMS, usableStage, withConnectHook } from './common.js';
 
 const params = z
   .object({
@@ -67,8 +67,7 @@ export const podExec = defineAnalytic({
     const sensitive = new Set(p.sensitiveNamespaces);
     const shells = new Set(p.shells);
     const once = new OnceSet();
-    let registered = false;
-    return withAnalyticRef(
+    const detection = withAnalyticRef(
       rule({
         id: env.detection.id,
         title: env.detection.title,
@@ -81,10 +80,6 @@ export const podExec = defineAnalytic({
           if (ref?.resource !== 'pods' || (ref.subresource !== 'exec' && ref.subresource !== 'attach')) return undefined;
           if (event.verb !== 'create' && event.verb !== 'get') return undefined;
           if (!usableStage(event)) return undefined;
-          if (!registered) {
-            registered = true;
-            ctx.registerState('pod_exec.audit_ids', once);
-          }
           if (!once.first(event.auditId, event.time)) return undefined;
           const target = auditTarget(event, env);
           if (!target.pod || !target.namespace) {
@@ -153,5 +148,10 @@ export const podExec = defineAnalytic({
       env.detection,
       env.response,
     );
+    // The audit ids already read (one request is logged at several stages) are checkpointed.
+    return withConnectHook(detection, (ctx) => {
+      ctx.registerState('pod_exec.audit_ids', once);
+      ctx.registerCheckpoint('audit_ids', once.checkpoint('pod_exec'));
+    });
   },
 });

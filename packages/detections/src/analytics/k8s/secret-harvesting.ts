@@ -1,6 +1,19 @@
 import { type DetectionContext, type EventRef, eventRef, type Finding, type K8sAuditEvent, KeyedState, type OutflowEvent, safeMap, z } from '@outflow/core';
 import type { Observable } from 'rxjs';
 import { ATTACK, adjustSeverity, defineAnalytic } from '../../analytic.js';
+import {
+  decodeKeyed,
+  decodeRefs,
+  decodeTime,
+  encodeTime,
+  expectArray,
+  expectNumber,
+  expectObject,
+  expectString,
+  expectStrings,
+  snapshotKeyed,
+  stateVersion,
+} from '../../enrich/checkpoint.js';
 import { auditAttributes, auditSucceeded, completeFinding, effectiveUser, isSystemIdentity, OnceSet, SYSTEM_NAMESPACES, usableStage } from './common.js';
 
 const params = z
@@ -36,10 +49,42 @@ interface IdentityState {
   reportedAt: number;
 }
 
+interface EncodedIdentity {
+  /** `[secret, time, ref]`, least recently read first. */
+  reads: [string, number, EventRef][];
+  reported: string[];
+  reportedAt: number | null;
+}
+
+function encodeIdentity(state: IdentityState): EncodedIdentity {
+  return {
+    reads: [...state.reads].map(([secret, r]) => [secret, r.time, { ...r.ref }]),
+    reported: [...state.reported],
+    reportedAt: encodeTime(state.reportedAt),
+  };
+}
+
+function decodeIdentity(raw: unknown, key: string): IdentityState {
+  const v = expectObject(raw, `identity ${key}`);
+  const reads = new Map<string, Read>();
+  for (const [i, item] of expectArray(v.reads, `identity ${key}.reads`).entries()) {
+    const r = expectArray(item, `identity ${key}.reads[${i}]`);
+    const [ref] = decodeRefs([r[2]], `identity ${key}.reads[${i}].ref`);
+    reads.set(expectString(r[0], `identity ${key}.reads[${i}][0]`), { time: expectNumber(r[1], `identity ${key}.reads[${i}][1]`), ref: ref as EventRef });
+  }
+  return {
+    reads,
+    reported: new Set(expectStrings(v.reported, `identity ${key}.reported`)),
+    reportedAt: decodeTime(v.reportedAt, Number.NEGATIVE_INFINITY, `identity ${key}.reportedAt`),
+  };
+}
+
 /**
  * 12. Secret harvesting: three or more distinct secrets read (`get`) by one
  * identity within ten minutes of event time, and cluster-wide `list`/`watch`
- * of secrets by identities that are not the cluster's own.
+ * of secrets by identities that are not the cluster's own. Checkpointed:
+ * `identities` (recent reads per identity, versioned by the window, the
+ * threshold and what counts as a read) and `audit_ids`.
  */
 export const secretHarvesting = defineAnalytic({
   id: 'secret_harvesting',
@@ -101,6 +146,25 @@ export const secretHarvesting = defineAnalytic({
         ctx.registerState('secret_harvesting.audit_ids', once);
         let sweep = 0;
         let clock = Number.NEGATIVE_INFINITY;
+        ctx.registerCheckpoint('identities', {
+          version: stateVersion('secret_harvesting.identities/1', {
+            windowMs: p.windowMs,
+            threshold: p.threshold,
+            countNamespacedLists: p.countNamespacedLists,
+            maxSecretsPerIdentity: p.maxSecretsPerIdentity,
+          }),
+          snapshot: () => ({ sweep, clock: encodeTime(clock), identities: snapshotKeyed(identities, encodeIdentity) }),
+          restore: (state) => {
+            const s = expectObject(state, 'secret_harvesting state');
+            const entries = decodeKeyed(s.identities, decodeIdentity, 'identities');
+            const savedSweep = expectNumber(s.sweep, 'sweep');
+            const savedClock = decodeTime(s.clock, Number.NEGATIVE_INFINITY, 'clock');
+            identities.restore(entries);
+            sweep = savedSweep;
+            clock = savedClock;
+          },
+        });
+        ctx.registerCheckpoint('audit_ids', once.checkpoint('secret_harvesting'));
 
         const clusterWide = (event: K8sAuditEvent, user: string): Finding => {
           const severity = adjustSeverity(env.severity, 1);

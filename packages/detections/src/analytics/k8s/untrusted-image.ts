@@ -17,6 +17,20 @@ import type { Observable } from 'rxjs';
 import { ATTACK, adjustSeverity, defineAnalytic } from '../../analytic.js';
 import { classifyArgv } from '../../classify/payload.js';
 import { basename } from '../../classify/shell.js';
+import {
+  decodeKeyed,
+  decodeKeySet,
+  decodeRefs,
+  decodeTime,
+  encodeTime,
+  expectNumber,
+  expectObject,
+  expectString,
+  expectStrings,
+  snapshotKeyed,
+  snapshotKeySet,
+  stateVersion,
+} from '../../enrich/checkpoint.js';
 import { isSelfTraffic } from '../../enrich/destination-class.js';
 import { asArray, isObject, str } from '../../util/json.js';
 import {
@@ -64,6 +78,20 @@ interface UntrustedPod {
   ref: EventRef;
 }
 
+function decodeUntrustedPod(raw: unknown, key: string): UntrustedPod {
+  const v = expectObject(raw, `pod ${key}`);
+  const [ref] = decodeRefs([v.ref], `pod ${key}.ref`);
+  return {
+    key: expectString(v.key, `pod ${key}.key`),
+    namespace: expectString(v.namespace, `pod ${key}.namespace`),
+    name: expectString(v.name, `pod ${key}.name`),
+    images: expectStrings(v.images, `pod ${key}.images`),
+    serviceAccount: expectString(v.serviceAccount, `pod ${key}.serviceAccount`),
+    creator: expectString(v.creator, `pod ${key}.creator`),
+    ref: ref as EventRef,
+  };
+}
+
 const CLOUD_CLIS = new Set(['aws', 'gsutil', 'gcloud', 'azcopy', 'rclone', 's3cmd', 'curl', 'wget']);
 
 /**
@@ -71,7 +99,9 @@ const CLOUD_CLIS = new Set(['aws', 'gsutil', 'gcloud', 'azcopy', 'rclone', 's3cm
  * reads a mounted secret (file access, or a command naming the path), reads
  * secrets through the API with its service account, or calls cloud storage
  * (a flow to a storage range, a storage API call from its address, a cloud
- * CLI copy).
+ * CLI copy). Checkpointed: `pods` (untrusted pods learned from the audit
+ * log, their service accounts, what was already reported; versioned by the
+ * image trust configuration, the cluster name and the TTLs) and `audit_ids`.
  */
 export const untrustedImageSensitiveAccess = defineAnalytic({
   id: 'untrusted_image_sensitive_access',
@@ -122,6 +152,36 @@ export const untrustedImageSensitiveAccess = defineAnalytic({
         ctx.registerState('untrusted_image.reported', reported);
         let sweep = 0;
         let clock = Number.NEGATIVE_INFINITY;
+        ctx.registerCheckpoint('pods', {
+          // Which pods are remembered depends on the trust configuration; keys on the cluster name; lifetimes on the TTLs.
+          version: stateVersion('untrusted_image_sensitive_access.pods/1', {
+            images: { trustedRegistries: [...env.config.images.trustedRegistries].sort(), trustedDigests: [...env.config.images.trustedDigests].sort() },
+            cluster: env.config.cluster.name ?? null,
+            ttlMs: ttl,
+            repeatAfterMs: p.repeatAfterMs,
+          }),
+          snapshot: () => ({
+            sweep,
+            clock: encodeTime(clock),
+            pods: snapshotKeyed(pods, (v) => ({ ...v, images: [...v.images], ref: { ...v.ref } })),
+            serviceAccounts: snapshotKeyed(bySa, (keys) => [...keys]),
+            reported: snapshotKeySet(reported),
+          }),
+          restore: (state) => {
+            const s = expectObject(state, 'untrusted_image_sensitive_access state');
+            const podEntries = decodeKeyed(s.pods, decodeUntrustedPod, 'pods');
+            const saEntries = decodeKeyed(s.serviceAccounts, (raw, key) => new Set(expectStrings(raw, `service account ${key}`)), 'serviceAccounts');
+            const reportedEntries = decodeKeySet(s.reported, 'reported');
+            const savedSweep = expectNumber(s.sweep, 'sweep');
+            const savedClock = decodeTime(s.clock, Number.NEGATIVE_INFINITY, 'clock');
+            pods.restore(podEntries);
+            bySa.restore(saEntries);
+            reported.restore(reportedEntries);
+            sweep = savedSweep;
+            clock = savedClock;
+          },
+        });
+        ctx.registerCheckpoint('audit_ids', once.checkpoint('untrusted_image_sensitive_access'));
 
         const cluster = (w: WorkloadIdentity | undefined, event?: OutflowEvent) =>
           w?.cluster ?? (event?.attributes?.['k8s.cluster.name'] as string | undefined) ?? env.config.cluster.name ?? '';

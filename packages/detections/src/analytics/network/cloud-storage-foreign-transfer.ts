@@ -24,7 +24,7 @@ import { bucketFromArn } from '../../enrich/cloud-resources.js';
 import { isObject, str } from '../../util/json.js';
 import { bucketVerdict } from '../cloud/buckets.js';
 import { type StorageUpload, storageUploads, storageUploadsInLine } from './cloud-cli.js';
-import { clockTime, drainAwareWatermark, egressView, formatBytes, formatSpan, workloadId, workloadIdCache, workloadLabel } from './common.js';
+import { clockTime, drainAwareWatermark, egressViewInto, formatBytes, formatSpan, workloadId, workloadIdCache, workloadLabel, newEgressView } from './common.js';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -210,9 +210,11 @@ export const cloudStorageForeignTransfer = defineAnalytic<Params>({
             }
           };
 
+          const view = newEgressView();
           const flowItem = (e: NetworkFlowEvent): Item | undefined => {
-            const v = egressView(e);
-            if (!v || v.bytes <= 0 || v.remoteClass !== 'cloud' || v.service === undefined || !storage.has(v.service)) return undefined;
+            if (!egressViewInto(e, view)) return undefined;
+            const v = view;
+            if (v.bytes <= 0 || v.remoteClass !== 'cloud' || v.service === undefined || !storage.has(v.service)) return undefined;
             const key = idOf(v.local);
             if (key === undefined) return undefined;
             return { key, time: e.time, workload: v.local, event: e, flow: { bytes: v.bytes, source: e.source, ref: eventRef(e), remote: v.remote.address } };

@@ -115,22 +115,38 @@ const EPHEMERAL = 32_768;
  * Undefined for the pipeline's own traffic and flows with no local workload.
  */
 export function egressView(e: NetworkFlowEvent): EgressView | undefined {
-  if (isSelfTraffic(e)) return undefined;
+  const out = newEgressView();
+  return egressViewInto(e, out) ? out : undefined;
+}
+
+/** An EgressView to fill with `egressViewInto` (reuse one per analytic on the hot path). */
+export function newEgressView(): EgressView {
+  return { local: NO_WORKLOAD, remote: NO_ENDPOINT, remoteClass: 'unknown', service: undefined, bytes: 0, initiated: undefined };
+}
+
+const NO_WORKLOAD: WorkloadIdentity = Object.freeze({});
+const NO_ENDPOINT: FlowEndpoint = Object.freeze({ address: '' });
+
+/**
+ * `egressView` without allocating: fills `out` and returns true, or returns
+ * false (leaving `out` unspecified) where `egressView` returns undefined.
+ */
+export function egressViewInto(e: NetworkFlowEvent, out: EgressView): boolean {
+  if (isSelfTraffic(e)) return false;
   const a = e.attributes;
   if (e.direction === 'ingress') {
     const local = e.dst.workload ?? (e.src.workload ? undefined : e.workload);
-    if (!local) return undefined;
-    return {
-      local,
-      remote: e.src,
-      remoteClass: stringAttr(a?.['source.class']) ?? 'unknown',
-      service: undefined,
-      bytes: e.reverseBytes !== undefined && e.reverseBytes > 0 && Number.isFinite(e.reverseBytes) ? e.reverseBytes : 0,
-      initiated: ORIENTED_SOURCES.has(e.source) ? false : undefined,
-    };
+    if (!local) return false;
+    out.local = local;
+    out.remote = e.src;
+    out.remoteClass = stringAttr(a?.['source.class']) ?? 'unknown';
+    out.service = undefined;
+    out.bytes = e.reverseBytes !== undefined && e.reverseBytes > 0 && Number.isFinite(e.reverseBytes) ? e.reverseBytes : 0;
+    out.initiated = ORIENTED_SOURCES.has(e.source) ? false : undefined;
+    return true;
   }
   const local = e.src.workload ?? (e.dst.workload ? undefined : e.workload);
-  if (!local) return undefined;
+  if (!local) return false;
   let initiated: boolean | undefined;
   if (ORIENTED_SOURCES.has(e.source)) initiated = true;
   else if (e.src.port !== undefined && e.dst.port !== undefined) {
@@ -138,14 +154,13 @@ export function egressView(e: NetworkFlowEvent): EgressView | undefined {
     if (e.src.port < e.dst.port && e.dst.port >= EPHEMERAL && e.src.port < EPHEMERAL) initiated = false;
     else if (e.dst.port < e.src.port) initiated = true;
   }
-  return {
-    local,
-    remote: e.dst,
-    remoteClass: stringAttr(a?.['destination.class']) ?? 'unknown',
-    service: stringAttr(a?.['destination.cloud.service']),
-    bytes: e.bytes !== undefined && e.bytes > 0 && Number.isFinite(e.bytes) ? e.bytes : 0,
-    initiated,
-  };
+  out.local = local;
+  out.remote = e.dst;
+  out.remoteClass = stringAttr(a?.['destination.class']) ?? 'unknown';
+  out.service = stringAttr(a?.['destination.cloud.service']);
+  out.bytes = e.bytes !== undefined && e.bytes > 0 && Number.isFinite(e.bytes) ? e.bytes : 0;
+  out.initiated = initiated;
+  return true;
 }
 
 function stringAttr(v: AttributeValue | undefined): string | undefined {

@@ -30,8 +30,9 @@ import {
   EGRESS_GROUPS,
   type EgressGroup,
   egressGroup,
-  egressView,
+  egressViewInto,
   formatBytes,
+  newEgressView,
   formatSpan,
   workloadIdCache,
   workloadLabel,
@@ -346,21 +347,23 @@ export const egressVolumeAnomaly = defineAnalytic<Params>({
             snapshot: () => op.snapshot(),
             restore: (state) => op.restore(state as DetectSnapshot<string, EgressState>),
           });
+          // One view and one contribution, refilled per flow: the window operator reads a contribution synchronously
+          // (key, then add, or onLate/onDrop/onError) and keeps nothing of it but copied fields.
+          const view = newEgressView();
+          const scratch: Contribution = { wid: '', workload: {}, group: undefined, bytes: 0, source: '', remote: '', time: 0, event: undefined as never };
           const contribute = (e: NetworkFlowEvent): Contribution | undefined => {
-            const v = egressView(e);
-            if (!v) return undefined;
-            const wid = idOf(v.local);
+            if (!egressViewInto(e, view)) return undefined;
+            const wid = idOf(view.local);
             if (wid === undefined) return undefined;
-            return {
-              wid,
-              workload: v.local,
-              group: egressGroup(v.remoteClass, v.service, storage),
-              bytes: v.bytes,
-              source: e.source,
-              remote: v.remote.address,
-              time: e.time,
-              event: e,
-            };
+            scratch.wid = wid;
+            scratch.workload = view.local;
+            scratch.group = egressGroup(view.remoteClass, view.service, storage);
+            scratch.bytes = view.bytes;
+            scratch.source = e.source;
+            scratch.remote = view.remote.address;
+            scratch.time = e.time;
+            scratch.event = e;
+            return scratch;
           };
           const input = drainAwareWatermark(events$, ctx.watermark$);
           const sub = input.events$

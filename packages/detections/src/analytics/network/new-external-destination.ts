@@ -16,7 +16,7 @@ import {
 import { Observable } from 'rxjs';
 import { type AnalyticEnv, ATTACK, adjustSeverity, defineAnalytic } from '../../analytic.js';
 import { eventTimeOrdered } from '../ordered.js';
-import { destinationKey, egressView, formatSpan, workloadIdCache, workloadLabel } from './common.js';
+import { destinationKey, egressViewInto, formatSpan, newEgressView, workloadIdCache, workloadLabel } from './common.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
@@ -161,12 +161,13 @@ export const newExternalDestination = defineAnalytic<Params>({
             },
           });
           let counter = 0;
+          const view = newEgressView();
 
           /** Note activity (unordered: the minimum time wins) and pick out external flows the workload opened. */
           const candidate = (e: NetworkFlowEvent): Candidate | undefined => {
             const t = e.time;
             if (!Number.isFinite(t)) return undefined;
-            const v = egressView(e);
+            const v = egressViewInto(e, view) ? view : undefined;
             // Every flow shows the cluster was observed, attributed to a workload or not (pod identities may arrive later).
             const cluster = v?.local.cluster ?? e.workload?.cluster ?? defaultCluster ?? '';
             const cs = clusters.getOrCreate(cluster, t, () => ({ set: cfs.init(t), counts: cms.init(t), since: t }));
