@@ -8,7 +8,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source', 'node', 'development|production'] } },
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    // Generous: CI machines are small and shared; a test that hangs still fails.
+    testTimeout: 120_000,
+    hookTimeout: 60_000,
   },
 });

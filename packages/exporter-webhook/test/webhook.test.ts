@@ -147,7 +147,7 @@ describe('webhook exporter: failures and recovery', () => {
     const alerts = Array.from({ length: 40 }, (_, i) => buildAlert({ explanation: { summary: `a${i}` } }));
     for (const a of alerts) runner.enqueue(a);
     // The first attempts hit a closed port (ECONNREFUSED); then the server comes up misbehaving.
-    await new Promise((r) => setTimeout(r, 150));
+    for (let waited = 0; ctx.telemetry.total('errors', { reason: 'export_retry' }) === 0 && waited < 20_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
     const refusedBefore = ctx.telemetry.total('errors', { reason: 'export_retry' });
     s.behaviour = (n) => {
       if (n <= 6) return { status: 500 };
@@ -237,7 +237,7 @@ describe('webhook exporter: killed and restarted', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? -1 : null))));
     return { child, exited, output: () => out, errors: () => err };
   };
-  const waitFor = async (check: () => boolean, what: string, timeoutMs = 30_000) => {
+  const waitFor = async (check: () => boolean, what: string, timeoutMs = 90_000) => {
     const started = Date.now();
     while (!check()) {
       if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
