@@ -91,6 +91,11 @@ export class WatermarkTracker {
   current(): number {
     return this.value;
   }
+
+  /** Start from a known watermark (a restored checkpoint's); it never goes back below it. */
+  seed(watermark: number): void {
+    if (watermark > this.value) this.value = watermark;
+  }
 }
 
 export interface WatermarkedSource<E> {
