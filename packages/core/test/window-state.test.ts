@@ -52,6 +52,7 @@ describe('window state', () => {
   });
 
   it('rejects what is not a window snapshot', () => {
-    expect(() => run([], [], { nope: true })).toThrow(/not a window snapshot/);
+    const { handle } = run([], []);
+    expect(() => handle.restore({ nope: true })).toThrow(/not a window snapshot/);
   });
 });
