@@ -11,7 +11,7 @@ export {
 export { analysePolicy, type ExternalGrant, type PolicyAnalysis, parsePolicyDocument, restrictingCondition } from './analytics/cloud/policy.js';
 export { CONSUME_OPERATIONS, snapshotIdOf, snapshotStep } from './analytics/cloud/snapshots.js';
 export * from './analytics/index.js';
-export { type EventTimeOrderedOptions, eventTimeOrdered } from './analytics/ordered.js';
+export { type EventTimeOrderedOptions, eventTimeOrdered, ORDER_BUFFER_VERSION, OrderBuffer, type OrderBufferSnapshot } from './analytics/ordered.js';
 export {
   type AnalyticSettings,
   baseConfigSchema,
@@ -98,3 +98,6 @@ export {
 export { GlobSet, globToRegExp } from './util/glob.js';
 export { isIpAddress, type ParsedAddress, type ParsedCidr, parseAddress, parseCidr, parseIPv4 } from './util/ip.js';
 export { PrefixMap } from './util/prefix-map.js';
+export * from './classify/index.js';
+export { paramsHash, stateVersion } from './enrich/checkpoint.js';
+export { restoreWorkloadIndex, snapshotWorkloadIndex } from './enrich/workload-index.js';
