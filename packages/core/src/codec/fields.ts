@@ -1,6 +1,6 @@
 /**
- * Small helpers of the Falco decoder. Kept local (receiver packages may not
- * share code with each other) and allocation-light: they run once per alert.
+ * Field helpers for decoders: shared by every receiver package (which may not
+ * depend on each other), allocation-light because they run once per record.
  */
 
 /**
