@@ -1,5 +1,4 @@
 export * from './alert.js';
-export * from './codec/fields.js';
 export * from './codec/outflow-json.js';
 export * from './component.js';
 export * from './contracts/baseline.js';

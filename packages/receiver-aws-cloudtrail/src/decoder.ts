@@ -1,11 +1,12 @@
 import type { AttributeValue, CloudActor, CloudApiCallEvent, DecodeMeta, Decoder, DecodeSink, OutflowEvent } from '@outflow/core';
-import { decodeJsonInput, type JsonInputHandler } from './input.js';
 import {
   type At,
   brief,
+  decodeJsonInput,
   derivedId,
   isObject,
   type Json,
+  type JsonInputHandler,
   lastJsonError,
   locationOf,
   NOT_JSON,
@@ -16,7 +17,7 @@ import {
   recordText,
   relativeLocation,
   str,
-} from './util.js';
+} from '@outflow/core/codec';
 
 /** Format name of CloudTrail records. */
 export const CLOUDTRAIL_FORMAT = 'aws_cloudtrail';

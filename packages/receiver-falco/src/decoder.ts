@@ -1,5 +1,5 @@
 import type { AttributeValue, DecodeMeta, Decoder, DecodeSink, ProcessInfo, RuntimeAlertEvent, WorkloadIdentity } from '@outflow/core';
-import { isObject, parseRfc3339, shortHash, splitArgs, toNumber, unmapAddress } from '@outflow/core';
+import { isObject, parseRfc3339, shortHash, splitArgs, toNumber, unmapAddress } from '@outflow/core/codec';
 
 /** Format name of Falco's JSON alert output. */
 export const FALCO_FORMAT = 'falco';

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAll, type RuntimeAlertEvent } from '@outflow/core';
+import { parseRfc3339, shortHash, splitArgs } from '@outflow/core/codec';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { falcoDecoder, formats, sniffFalco } from '../src/index.js';
-import { parseRfc3339, shortHash, splitArgs } from '@outflow/core';
 
 const lines = readFileSync(join(import.meta.dirname, '..', 'testdata', 'alerts.jsonl'), 'utf8').split('\n');
 const decode = (input: string, meta = {}) => decodeAll(falcoDecoder, input, { observedTime: 1, ...meta });

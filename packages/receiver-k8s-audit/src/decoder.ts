@@ -1,13 +1,14 @@
 import { gunzipSync } from 'node:zlib';
 import type { AttributeValue, DecodeError, DecodeMeta, Decoder, DecodeSink, K8sAuditEvent, OutflowEvent, WorkloadIdentity } from '@outflow/core';
-import { decodeJsonInput, type JsonInputHandler } from './input.js';
 import {
   type At,
   brief,
+  decodeJsonInput,
   derivedId,
   epochMs,
   isObject,
   type Json,
+  type JsonInputHandler,
   lastJsonError,
   locationOf,
   NOT_JSON,
@@ -20,7 +21,7 @@ import {
   str,
   stringArray,
   stringRecord,
-} from './util.js';
+} from '@outflow/core/codec';
 
 /** Format name of Kubernetes audit events. */
 export const K8S_AUDIT_FORMAT = 'k8s_audit';

@@ -1,9 +1,8 @@
 import { gzipSync } from 'node:zlib';
 import { decodeAll, type K8sAuditEvent } from '@outflow/core';
+import { parseTimestamp, splitConcatenated } from '@outflow/core/codec';
 import { describe, expect, it } from 'vitest';
 import { clusterFromLogGroup, k8sAuditDecoder, objectRefFromResourceName, StageFilterDecoder } from '../src/index.js';
-import { splitConcatenated } from '../src/input.js';
-import { parseTimestamp } from '../src/util.js';
 import { decodeAs, fixture, goldenOf, OBSERVED } from './helpers.js';
 
 const T = '2024-05-02T10:15:30.123456Z';

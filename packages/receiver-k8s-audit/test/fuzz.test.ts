@@ -1,8 +1,8 @@
 import type { DecodeError, OutflowEvent } from '@outflow/core';
+import { splitConcatenated } from '@outflow/core/codec';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { k8sAuditDecoder } from '../src/index.js';
-import { splitConcatenated } from '../src/input.js';
 import { fixture } from './helpers.js';
 
 /** Valid inputs of every shape, one per line, to mutate. */

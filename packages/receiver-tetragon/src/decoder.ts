@@ -12,7 +12,7 @@ import type {
   ProcessInfo,
   WorkloadIdentity,
 } from '@outflow/core';
-import { isObject, parseRfc3339, shortHash, splitArgs, toNumber, unmapAddress } from '@outflow/core';
+import { isObject, parseRfc3339, shortHash, splitArgs, toNumber, unmapAddress } from '@outflow/core/codec';
 
 /** Format name of Tetragon's JSON export. */
 export const TETRAGON_FORMAT = 'tetragon';

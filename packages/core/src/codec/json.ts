@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import { isObject } from './fields.js';
 
 /**
- * Small helpers shared by the decoders of this package. Kept free of
- * closures and regexes on the per-event path.
+ * JSON record helpers for decoders (CloudTrail, Kubernetes audit, ...). Kept
+ * free of closures and regexes on the per-event path.
  */
 
 /** Marker for text that is not JSON. */
@@ -22,10 +23,6 @@ export function parseJson(text: string): unknown {
 }
 
 export type Json = Record<string, unknown>;
-
-export function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 export function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;

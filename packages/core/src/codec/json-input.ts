@@ -1,6 +1,5 @@
-import type { DecodeMeta, DecodeSink } from '@outflow/core';
-// Same as @outflow/receiver-k8s-audit/src/input.ts (receivers may not depend on each other).
-import { isBlank, lastJsonError, NOT_JSON, parseJson, parseTimestamp, stripBom } from './util.js';
+import type { DecodeMeta, DecodeSink } from '../contracts/receiver.js';
+import { isBlank, lastJsonError, NOT_JSON, parseJson, parseTimestamp, stripBom } from './json.js';
 
 /** What a JSON decoder does with the values found in one input. */
 export interface JsonInputHandler {
