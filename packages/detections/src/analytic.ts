@@ -7,6 +7,8 @@ import {
   type Finding,
   type OutflowEvent,
   type ResponseSteps,
+  type RuleDefinition,
+  rule,
   SEVERITIES,
   type Severity,
   type z,
@@ -120,6 +122,19 @@ export function withAnalyticRef(detection: Detection, ref: DetectionRef, respons
       );
     },
   };
+}
+
+/**
+ * A stateless analytic as a core `rule()` carrying the analytic's reference (id, title, ATT&CK with related
+ * techniques), effective severity and response steps: the analytic only says which kinds it reads and what matches.
+ */
+export function analyticRule<K extends EventKind>(env: AnalyticEnv<unknown>, def: Pick<RuleDefinition<K>, 'kinds' | 'match'>): Detection {
+  const { detection } = env;
+  return withAnalyticRef(
+    rule({ id: detection.id, title: detection.title, attack: detection.attack, severity: env.severity, response: env.response, ...def }),
+    detection,
+    env.response,
+  );
 }
 
 /** MITRE ATT&CK references used by the strategy. */

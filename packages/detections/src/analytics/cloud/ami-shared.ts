@@ -1,5 +1,5 @@
-import { rule, z } from '@outflow/core';
-import { ATTACK, adjustSeverity, defineAnalytic, withAnalyticRef } from '../../analytic.js';
+import { z } from '@outflow/core';
+import { ATTACK, adjustSeverity, analyticRule, defineAnalytic } from '../../analytic.js';
 import { str } from '../../util/json.js';
 import { cloudFinding, describeActor, externalGrantees, type Grantee, labels, permissionChanges, resourceOwner, succeeded } from './common.js';
 
@@ -52,41 +52,32 @@ export const amiShared = defineAnalytic<z.output<typeof params>>({
   },
   create(env) {
     const marketplace = new Set(env.params.marketplaceAccounts);
-    return withAnalyticRef(
-      rule({
-        id: env.detection.id,
-        title: env.detection.title,
-        attack: env.detection.attack,
-        severity: env.severity,
-        kinds: ['cloud_api_call'],
-        response: env.response,
-        match(event) {
-          if (event.operation !== 'ModifyImageAttribute' || !succeeded(event)) return undefined;
-          if (event.actor.invokedBy?.includes('marketplace')) return undefined;
-          const { added } = permissionChanges(event.request, 'launchPermission');
-          const candidates = added.filter((g: Grantee) => !(g.kind === 'account' && marketplace.has(g.id)));
-          if (candidates.length === 0) return undefined;
-          const owner = resourceOwner(event);
-          const { external, public: pub } = externalGrantees(env, candidates, owner);
-          if (external.length === 0) return undefined;
-          const image = str((event.request as { imageId?: unknown }).imageId) ?? 'unknown-image';
-          const grantees = labels(external);
-          return cloudFinding(event, {
-            severity: pub ? adjustSeverity(env.severity, 1) : env.severity,
-            dedupKey: `${owner ?? ''}|${image}|${grantees.join(',')}`,
-            summary: pub
-              ? `AMI ${image} of account ${owner} was made public: anyone can launch it and read the disks it was built from.`
-              : `AMI ${image} of account ${owner} was shared with ${grantees.join(', ')}, outside the organisation: they can launch it and copy its disks.`,
-            observed: `${describeActor(event.actor)} called ModifyImageAttribute adding launchPermission for ${grantees.join(', ')}`,
-            expected: 'images shared only with the organisation, trusted partners, or AWS Marketplace for publication',
-            reasons: [pub ? 'group "all" makes the image public' : `${grantees.join(', ')} are neither ours nor trusted partners`],
-            attributes: { 'aws.ec2.image.id': image, 'aws.share.grantees': grantees, 'aws.share.public': pub },
-            tags: ['image', 'share'],
-          });
-        },
-      }),
-      env.detection,
-      env.response,
-    );
+    return analyticRule(env, {
+      kinds: ['cloud_api_call'],
+      match(event) {
+        if (event.operation !== 'ModifyImageAttribute' || !succeeded(event)) return undefined;
+        if (event.actor.invokedBy?.includes('marketplace')) return undefined;
+        const { added } = permissionChanges(event.request, 'launchPermission');
+        const candidates = added.filter((g: Grantee) => !(g.kind === 'account' && marketplace.has(g.id)));
+        if (candidates.length === 0) return undefined;
+        const owner = resourceOwner(event);
+        const { external, public: pub } = externalGrantees(env, candidates, owner);
+        if (external.length === 0) return undefined;
+        const image = str((event.request as { imageId?: unknown }).imageId) ?? 'unknown-image';
+        const grantees = labels(external);
+        return cloudFinding(event, {
+          severity: pub ? adjustSeverity(env.severity, 1) : env.severity,
+          dedupKey: `${owner ?? ''}|${image}|${grantees.join(',')}`,
+          summary: pub
+            ? `AMI ${image} of account ${owner} was made public: anyone can launch it and read the disks it was built from.`
+            : `AMI ${image} of account ${owner} was shared with ${grantees.join(', ')}, outside the organisation: they can launch it and copy its disks.`,
+          observed: `${describeActor(event.actor)} called ModifyImageAttribute adding launchPermission for ${grantees.join(', ')}`,
+          expected: 'images shared only with the organisation, trusted partners, or AWS Marketplace for publication',
+          reasons: [pub ? 'group "all" makes the image public' : `${grantees.join(', ')} are neither ours nor trusted partners`],
+          attributes: { 'aws.ec2.image.id': image, 'aws.share.grantees': grantees, 'aws.share.public': pub },
+          tags: ['image', 'share'],
+        });
+      },
+    });
   },
 });

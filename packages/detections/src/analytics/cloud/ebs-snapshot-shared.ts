@@ -1,5 +1,4 @@
-import { rule } from '@outflow/core';
-import { ATTACK, adjustSeverity, defineAnalytic, withAnalyticRef } from '../../analytic.js';
+import { ATTACK, adjustSeverity, analyticRule, defineAnalytic } from '../../analytic.js';
 import { str } from '../../util/json.js';
 import { cloudFinding, describeActor, externalGrantees, labels, permissionChanges, resourceOwner, succeeded } from './common.js';
 
@@ -45,44 +44,35 @@ export const ebsSnapshotShared = defineAnalytic({
     remediate: ['Restrict ec2:ModifySnapshotAttribute with an SCP; encrypt snapshots with customer-managed KMS keys whose policy blocks foreign accounts.'],
   },
   create(env) {
-    return withAnalyticRef(
-      rule({
-        id: env.detection.id,
-        title: env.detection.title,
-        attack: env.detection.attack,
-        severity: env.severity,
-        kinds: ['cloud_api_call'],
-        response: env.response,
-        match(event) {
-          if (event.operation !== 'ModifySnapshotAttribute' || !succeeded(event)) return undefined;
-          const { added } = permissionChanges(event.request, 'createVolumePermission');
-          if (added.length === 0) return undefined;
-          const owner = resourceOwner(event);
-          const { external, public: pub } = externalGrantees(env, added, owner);
-          if (external.length === 0) return undefined;
-          const snapshot = str((event.request as { snapshotId?: unknown }).snapshotId) ?? 'unknown-snapshot';
-          const grantees = labels(external);
-          const severity = pub ? adjustSeverity(env.severity, 1) : env.severity;
-          return cloudFinding(event, {
-            severity,
-            dedupKey: `${owner ?? ''}|${snapshot}|${grantees.join(',')}`,
-            summary: pub
-              ? `EBS snapshot ${snapshot} of account ${owner} was made public: any AWS account can create a volume from it and read its data.`
-              : `EBS snapshot ${snapshot} of account ${owner} was shared with ${grantees.join(', ')}, outside the organisation: that account can copy the disk and read its data.`,
-            observed: `${describeActor(event.actor)} called ModifySnapshotAttribute adding createVolumePermission for ${grantees.join(', ')}`,
-            expected: 'snapshots shared only with the organisation’s accounts or trusted partners',
-            reasons: [pub ? 'group "all" makes the snapshot public' : `account(s) ${grantees.join(', ')} are neither ours nor trusted partners`],
-            attributes: {
-              'aws.ec2.snapshot.id': snapshot,
-              'aws.share.grantees': grantees,
-              'aws.share.public': pub,
-            },
-            tags: ['snapshot', 'share'],
-          });
-        },
-      }),
-      env.detection,
-      env.response,
-    );
+    return analyticRule(env, {
+      kinds: ['cloud_api_call'],
+      match(event) {
+        if (event.operation !== 'ModifySnapshotAttribute' || !succeeded(event)) return undefined;
+        const { added } = permissionChanges(event.request, 'createVolumePermission');
+        if (added.length === 0) return undefined;
+        const owner = resourceOwner(event);
+        const { external, public: pub } = externalGrantees(env, added, owner);
+        if (external.length === 0) return undefined;
+        const snapshot = str((event.request as { snapshotId?: unknown }).snapshotId) ?? 'unknown-snapshot';
+        const grantees = labels(external);
+        const severity = pub ? adjustSeverity(env.severity, 1) : env.severity;
+        return cloudFinding(event, {
+          severity,
+          dedupKey: `${owner ?? ''}|${snapshot}|${grantees.join(',')}`,
+          summary: pub
+            ? `EBS snapshot ${snapshot} of account ${owner} was made public: any AWS account can create a volume from it and read its data.`
+            : `EBS snapshot ${snapshot} of account ${owner} was shared with ${grantees.join(', ')}, outside the organisation: that account can copy the disk and read its data.`,
+          observed: `${describeActor(event.actor)} called ModifySnapshotAttribute adding createVolumePermission for ${grantees.join(', ')}`,
+          expected: 'snapshots shared only with the organisation’s accounts or trusted partners',
+          reasons: [pub ? 'group "all" makes the snapshot public' : `account(s) ${grantees.join(', ')} are neither ours nor trusted partners`],
+          attributes: {
+            'aws.ec2.snapshot.id': snapshot,
+            'aws.share.grantees': grantees,
+            'aws.share.public': pub,
+          },
+          tags: ['snapshot', 'share'],
+        });
+      },
+    });
   },
 });

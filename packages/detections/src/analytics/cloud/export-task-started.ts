@@ -1,5 +1,5 @@
-import { rule, type Severity } from '@outflow/core';
-import { ATTACK, adjustSeverity, defineAnalytic, withAnalyticRef } from '../../analytic.js';
+import type { Severity } from '@outflow/core';
+import { ATTACK, adjustSeverity, analyticRule, defineAnalytic } from '../../analytic.js';
 import { isObject, type Json, propIgnoreCase, str } from '../../util/json.js';
 import { bucketName, bucketVerdict } from './buckets.js';
 import { cloudFinding, describeActor, resourceOwner, succeeded } from './common.js';
@@ -70,60 +70,51 @@ export const exportTaskStarted = defineAnalytic({
     remediate: ['Restrict the export APIs to a break-glass role with an SCP; require aws:ResourceOrgID on s3:PutObject.'],
   },
   create(env) {
-    return withAnalyticRef(
-      rule({
-        id: env.detection.id,
-        title: env.detection.title,
-        attack: env.detection.attack,
-        severity: env.severity,
-        kinds: ['cloud_api_call'],
-        response: env.response,
-        match(event, ctx) {
-          const shape = EXPORTS[event.operation];
-          if (!shape || !succeeded(event)) return undefined;
-          if (event.operation === 'StartExportTask' && !event.service.startsWith('rds.')) return undefined;
-          const req = isObject(event.request) ? event.request : undefined;
-          const rawBucket = req ? shape.bucket(req) : undefined;
-          if (!req || !rawBucket) {
-            ctx.deadLetter({ stage: 'detect', reason: 'missing_field', message: `${event.operation} names no destination bucket in requestParameters`, event });
-            return undefined;
-          }
-          const bucket = bucketName(rawBucket);
-          const owner = resourceOwner(event);
-          const verdict = bucketVerdict(env, bucket, shape.bucketOwner?.(req), owner);
-          let severity: Severity;
-          let judgement: string;
-          if (verdict.class === 'foreign' || verdict.class === 'public') {
-            severity = env.severity;
-            judgement = `bucket ${bucket} belongs to account ${verdict.account}, outside the organisation`;
-          } else if (verdict.class === 'unknown') {
-            severity = adjustSeverity(env.severity, -1);
-            judgement = `the owner of bucket ${bucket} is unknown (not declared, configured or learned)`;
-          } else {
-            severity = adjustSeverity(env.severity, -3);
-            judgement = `bucket ${bucket} is ours (${verdict.basis})`;
-          }
-          const source = shape.source(req) ?? 'unknown';
-          return cloudFinding(event, {
-            severity,
-            dedupKey: `${owner ?? ''}|${event.operation}|${source}|${bucket}`,
-            summary: `${describeActor(event.actor)} started an export of ${shape.what} ${source} to S3 bucket ${bucket}: ${judgement}.`,
-            observed: `${event.operation} ${source} → s3://${bucket}`,
-            expected: 'exports only to buckets of the organisation, by the roles that run backups and analytics',
-            reasons: [judgement],
-            attributes: {
-              'aws.export.source': source,
-              'aws.s3.destination.bucket': bucket,
-              'aws.s3.destination.account_id': verdict.account,
-              'aws.destination.owner_basis': verdict.basis,
-              'aws.destination.class': verdict.class,
-            },
-            tags: ['export'],
-          });
-        },
-      }),
-      env.detection,
-      env.response,
-    );
+    return analyticRule(env, {
+      kinds: ['cloud_api_call'],
+      match(event, ctx) {
+        const shape = EXPORTS[event.operation];
+        if (!shape || !succeeded(event)) return undefined;
+        if (event.operation === 'StartExportTask' && !event.service.startsWith('rds.')) return undefined;
+        const req = isObject(event.request) ? event.request : undefined;
+        const rawBucket = req ? shape.bucket(req) : undefined;
+        if (!req || !rawBucket) {
+          ctx.deadLetter({ stage: 'detect', reason: 'missing_field', message: `${event.operation} names no destination bucket in requestParameters`, event });
+          return undefined;
+        }
+        const bucket = bucketName(rawBucket);
+        const owner = resourceOwner(event);
+        const verdict = bucketVerdict(env, bucket, shape.bucketOwner?.(req), owner);
+        let severity: Severity;
+        let judgement: string;
+        if (verdict.class === 'foreign' || verdict.class === 'public') {
+          severity = env.severity;
+          judgement = `bucket ${bucket} belongs to account ${verdict.account}, outside the organisation`;
+        } else if (verdict.class === 'unknown') {
+          severity = adjustSeverity(env.severity, -1);
+          judgement = `the owner of bucket ${bucket} is unknown (not declared, configured or learned)`;
+        } else {
+          severity = adjustSeverity(env.severity, -3);
+          judgement = `bucket ${bucket} is ours (${verdict.basis})`;
+        }
+        const source = shape.source(req) ?? 'unknown';
+        return cloudFinding(event, {
+          severity,
+          dedupKey: `${owner ?? ''}|${event.operation}|${source}|${bucket}`,
+          summary: `${describeActor(event.actor)} started an export of ${shape.what} ${source} to S3 bucket ${bucket}: ${judgement}.`,
+          observed: `${event.operation} ${source} → s3://${bucket}`,
+          expected: 'exports only to buckets of the organisation, by the roles that run backups and analytics',
+          reasons: [judgement],
+          attributes: {
+            'aws.export.source': source,
+            'aws.s3.destination.bucket': bucket,
+            'aws.s3.destination.account_id': verdict.account,
+            'aws.destination.owner_basis': verdict.basis,
+            'aws.destination.class': verdict.class,
+          },
+          tags: ['export'],
+        });
+      },
+    });
   },
 });

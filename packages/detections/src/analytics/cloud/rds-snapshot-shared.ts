@@ -1,5 +1,4 @@
-import { rule } from '@outflow/core';
-import { ATTACK, adjustSeverity, defineAnalytic, withAnalyticRef } from '../../analytic.js';
+import { ATTACK, adjustSeverity, analyticRule, defineAnalytic } from '../../analytic.js';
 import { asArray, isObject, str } from '../../util/json.js';
 import { cloudFinding, describeActor, externalGrantees, type Grantee, labels, resourceOwner, succeeded } from './common.js';
 
@@ -46,46 +45,37 @@ export const rdsSnapshotShared = defineAnalytic({
     ],
   },
   create(env) {
-    return withAnalyticRef(
-      rule({
-        id: env.detection.id,
-        title: env.detection.title,
-        attack: env.detection.attack,
-        severity: env.severity,
-        kinds: ['cloud_api_call'],
-        response: env.response,
-        match(event) {
-          if (!OPERATIONS.has(event.operation) || !succeeded(event) || !isObject(event.request)) return undefined;
-          const req = event.request;
-          if (str(req.attributeName) !== 'restore') return undefined;
-          const added: Grantee[] = asArray(req.valuesToAdd)
-            .map((v) => str(v))
-            .filter((v): v is string => v === 'all' || (v !== undefined && /^\d{12}$/.test(v)))
-            .map((v) => (v === 'all' ? { kind: 'public' as const } : { kind: 'account' as const, id: v }));
-          if (added.length === 0) return undefined;
-          const owner = resourceOwner(event);
-          const { external, public: pub } = externalGrantees(env, added, owner);
-          if (external.length === 0) return undefined;
-          const cluster = event.operation === 'ModifyDBClusterSnapshotAttribute';
-          const snapshot = str(req.dBSnapshotIdentifier) ?? str(req.dBClusterSnapshotIdentifier) ?? 'unknown-snapshot';
-          const grantees = labels(external);
-          const what = cluster ? 'RDS cluster snapshot' : 'RDS snapshot';
-          return cloudFinding(event, {
-            severity: pub ? adjustSeverity(env.severity, 1) : env.severity,
-            dedupKey: `${owner ?? ''}|${snapshot}|${grantees.join(',')}`,
-            summary: pub
-              ? `${what} ${snapshot} of account ${owner} was made public: any AWS account can restore the database from it.`
-              : `${what} ${snapshot} of account ${owner} was shared with ${grantees.join(', ')}, outside the organisation: that account can restore a full copy of the database.`,
-            observed: `${describeActor(event.actor)} called ${event.operation} with attributeName=restore, valuesToAdd=${grantees.join(', ')}`,
-            expected: 'database snapshots shared only with the organisation’s accounts or trusted partners',
-            reasons: [pub ? 'value "all" makes the snapshot public' : `account(s) ${grantees.join(', ')} are neither ours nor trusted partners`],
-            attributes: { 'aws.rds.snapshot.id': snapshot, 'aws.share.grantees': grantees, 'aws.share.public': pub, 'db.system': 'rds' },
-            tags: ['snapshot', 'share', 'database'],
-          });
-        },
-      }),
-      env.detection,
-      env.response,
-    );
+    return analyticRule(env, {
+      kinds: ['cloud_api_call'],
+      match(event) {
+        if (!OPERATIONS.has(event.operation) || !succeeded(event) || !isObject(event.request)) return undefined;
+        const req = event.request;
+        if (str(req.attributeName) !== 'restore') return undefined;
+        const added: Grantee[] = asArray(req.valuesToAdd)
+          .map((v) => str(v))
+          .filter((v): v is string => v === 'all' || (v !== undefined && /^\d{12}$/.test(v)))
+          .map((v) => (v === 'all' ? { kind: 'public' as const } : { kind: 'account' as const, id: v }));
+        if (added.length === 0) return undefined;
+        const owner = resourceOwner(event);
+        const { external, public: pub } = externalGrantees(env, added, owner);
+        if (external.length === 0) return undefined;
+        const cluster = event.operation === 'ModifyDBClusterSnapshotAttribute';
+        const snapshot = str(req.dBSnapshotIdentifier) ?? str(req.dBClusterSnapshotIdentifier) ?? 'unknown-snapshot';
+        const grantees = labels(external);
+        const what = cluster ? 'RDS cluster snapshot' : 'RDS snapshot';
+        return cloudFinding(event, {
+          severity: pub ? adjustSeverity(env.severity, 1) : env.severity,
+          dedupKey: `${owner ?? ''}|${snapshot}|${grantees.join(',')}`,
+          summary: pub
+            ? `${what} ${snapshot} of account ${owner} was made public: any AWS account can restore the database from it.`
+            : `${what} ${snapshot} of account ${owner} was shared with ${grantees.join(', ')}, outside the organisation: that account can restore a full copy of the database.`,
+          observed: `${describeActor(event.actor)} called ${event.operation} with attributeName=restore, valuesToAdd=${grantees.join(', ')}`,
+          expected: 'database snapshots shared only with the organisation’s accounts or trusted partners',
+          reasons: [pub ? 'value "all" makes the snapshot public' : `account(s) ${grantees.join(', ')} are neither ours nor trusted partners`],
+          attributes: { 'aws.rds.snapshot.id': snapshot, 'aws.share.grantees': grantees, 'aws.share.public': pub, 'db.system': 'rds' },
+          tags: ['snapshot', 'share', 'database'],
+        });
+      },
+    });
   },
 });

@@ -1,5 +1,5 @@
-import { type CloudApiCallEvent, type DetectionContext, type FindingDraft, rule } from '@outflow/core';
-import { type AnalyticEnv, ATTACK, adjustSeverity, defineAnalytic, withAnalyticRef } from '../../analytic.js';
+import type { CloudApiCallEvent, DetectionContext, FindingDraft } from '@outflow/core';
+import { type AnalyticEnv, ATTACK, adjustSeverity, analyticRule, defineAnalytic } from '../../analytic.js';
 import { accountOf } from '../../enrich/account-ownership.js';
 import { isObject, str } from '../../util/json.js';
 import { cloudFinding, describeActor, resourceOwner, succeeded } from './common.js';
@@ -36,24 +36,15 @@ export const resourcePolicyOpened = defineAnalytic({
     remediate: ['Share images and layers with the organisation (aws:PrincipalOrgID, organizationId) rather than with accounts or "*".'],
   },
   create(env) {
-    return withAnalyticRef(
-      rule({
-        id: env.detection.id,
-        title: env.detection.title,
-        attack: env.detection.attack,
-        severity: env.severity,
-        kinds: ['cloud_api_call'],
-        response: env.response,
-        match(event, ctx) {
-          if (!succeeded(event) || !isObject(event.request)) return undefined;
-          if (event.operation === 'SetRepositoryPolicy' || event.operation === 'PutRegistryPolicy') return ecrPolicy(env, event, ctx);
-          if (event.operation.startsWith('AddLayerVersionPermission')) return layerPermission(env, event);
-          return undefined;
-        },
-      }),
-      env.detection,
-      env.response,
-    );
+    return analyticRule(env, {
+      kinds: ['cloud_api_call'],
+      match(event, ctx) {
+        if (!succeeded(event) || !isObject(event.request)) return undefined;
+        if (event.operation === 'SetRepositoryPolicy' || event.operation === 'PutRegistryPolicy') return ecrPolicy(env, event, ctx);
+        if (event.operation.startsWith('AddLayerVersionPermission')) return layerPermission(env, event);
+        return undefined;
+      },
+    });
   },
 });
 

@@ -1,5 +1,4 @@
-import { rule } from '@outflow/core';
-import { ATTACK, adjustSeverity, defineAnalytic, withAnalyticRef } from '../../analytic.js';
+import { ATTACK, adjustSeverity, analyticRule, defineAnalytic } from '../../analytic.js';
 import { isObject, str } from '../../util/json.js';
 import { cloudFinding, describeActor, resourceOwner, succeeded } from './common.js';
 import { analysePolicy, describeGrants, grantLabels, parsePolicyDocument } from './policy.js';
@@ -35,53 +34,44 @@ export const s3BucketPolicyExternal = defineAnalytic({
     remediate: ['Add aws:PrincipalOrgID conditions to cross-account statements; enforce Block Public Access with an SCP.'],
   },
   create(env) {
-    return withAnalyticRef(
-      rule({
-        id: env.detection.id,
-        title: env.detection.title,
-        attack: env.detection.attack,
-        severity: env.severity,
-        kinds: ['cloud_api_call'],
-        response: env.response,
-        match(event, ctx) {
-          if (event.operation !== 'PutBucketPolicy' || !succeeded(event) || !isObject(event.request)) return undefined;
-          const raw = event.request.bucketPolicy ?? event.request.policy;
-          if (raw === undefined || raw === null) return undefined;
-          const doc = parsePolicyDocument(raw);
-          if (!doc) {
-            ctx.deadLetter({ stage: 'detect', reason: 'invalid_policy', message: 'PutBucketPolicy policy is not a JSON policy document', event });
-            return undefined;
-          }
-          const owner = resourceOwner(event);
-          const { grants, restricted } = analysePolicy(doc, env, owner);
-          if (grants.length === 0) return undefined;
-          const bucket = str(event.request.bucketName) ?? 'unknown-bucket';
-          const pub = grants.some((g) => g.public);
-          const grantees = grantLabels(grants);
-          const actions = [...new Set(grants.flatMap((g) => g.actions))];
-          return cloudFinding(event, {
-            severity: pub ? adjustSeverity(env.severity, 1) : env.severity,
-            dedupKey: `${owner ?? ''}|${bucket}|${grantees.join(',')}`,
-            summary: pub
-              ? `The policy of bucket ${bucket} (account ${owner}) now allows anyone to ${actions.join(', ') || 'act on it'}.`
-              : `The policy of bucket ${bucket} (account ${owner}) now allows account(s) ${grantees.join(', ')}, outside the organisation, to ${actions.join(', ') || 'act on it'}.`,
-            observed: `${describeActor(event.actor)} called PutBucketPolicy granting ${describeGrants(grants)}`,
-            expected:
-              'bucket policies that grant only the organisation’s accounts, trusted partners, or AWS services, or that carry an aws:PrincipalOrgID condition',
-            reasons: [
-              ...grants.map(
-                (g) =>
-                  `statement ${g.sid ?? `#${g.statement}`}: Allow ${g.actions.join(', ') || '(no action)'} to ${g.public ? `${g.principal} (public)` : g.principal} without an organisation condition`,
-              ),
-              ...restricted.map((r) => `statement #${r.statement} not counted: ${r.reason}`),
-            ],
-            attributes: { 'aws.s3.bucket': bucket, 'aws.share.grantees': grantees, 'aws.share.public': pub, 'aws.policy.actions': actions },
-            tags: ['s3', 'policy'],
-          });
-        },
-      }),
-      env.detection,
-      env.response,
-    );
+    return analyticRule(env, {
+      kinds: ['cloud_api_call'],
+      match(event, ctx) {
+        if (event.operation !== 'PutBucketPolicy' || !succeeded(event) || !isObject(event.request)) return undefined;
+        const raw = event.request.bucketPolicy ?? event.request.policy;
+        if (raw === undefined || raw === null) return undefined;
+        const doc = parsePolicyDocument(raw);
+        if (!doc) {
+          ctx.deadLetter({ stage: 'detect', reason: 'invalid_policy', message: 'PutBucketPolicy policy is not a JSON policy document', event });
+          return undefined;
+        }
+        const owner = resourceOwner(event);
+        const { grants, restricted } = analysePolicy(doc, env, owner);
+        if (grants.length === 0) return undefined;
+        const bucket = str(event.request.bucketName) ?? 'unknown-bucket';
+        const pub = grants.some((g) => g.public);
+        const grantees = grantLabels(grants);
+        const actions = [...new Set(grants.flatMap((g) => g.actions))];
+        return cloudFinding(event, {
+          severity: pub ? adjustSeverity(env.severity, 1) : env.severity,
+          dedupKey: `${owner ?? ''}|${bucket}|${grantees.join(',')}`,
+          summary: pub
+            ? `The policy of bucket ${bucket} (account ${owner}) now allows anyone to ${actions.join(', ') || 'act on it'}.`
+            : `The policy of bucket ${bucket} (account ${owner}) now allows account(s) ${grantees.join(', ')}, outside the organisation, to ${actions.join(', ') || 'act on it'}.`,
+          observed: `${describeActor(event.actor)} called PutBucketPolicy granting ${describeGrants(grants)}`,
+          expected:
+            'bucket policies that grant only the organisation’s accounts, trusted partners, or AWS services, or that carry an aws:PrincipalOrgID condition',
+          reasons: [
+            ...grants.map(
+              (g) =>
+                `statement ${g.sid ?? `#${g.statement}`}: Allow ${g.actions.join(', ') || '(no action)'} to ${g.public ? `${g.principal} (public)` : g.principal} without an organisation condition`,
+            ),
+            ...restricted.map((r) => `statement #${r.statement} not counted: ${r.reason}`),
+          ],
+          attributes: { 'aws.s3.bucket': bucket, 'aws.share.grantees': grantees, 'aws.share.public': pub, 'aws.policy.actions': actions },
+          tags: ['s3', 'policy'],
+        });
+      },
+    });
   },
 });

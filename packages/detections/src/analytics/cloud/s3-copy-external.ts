@@ -1,5 +1,4 @@
-import { rule } from '@outflow/core';
-import { ATTACK, adjustSeverity, defineAnalytic, withAnalyticRef } from '../../analytic.js';
+import { ATTACK, adjustSeverity, analyticRule, defineAnalytic } from '../../analytic.js';
 import { bucketFromArn } from '../../enrich/cloud-resources.js';
 import { isObject, str } from '../../util/json.js';
 import { cloudFinding, describeActor, resourceOwner, succeeded } from './common.js';
@@ -51,65 +50,56 @@ export const s3CopyExternal = defineAnalytic({
     remediate: ['Enforce aws:ResourceOrgID on s3:PutObject through an SCP or resource control policy.'],
   },
   create(env) {
-    return withAnalyticRef(
-      rule({
-        id: env.detection.id,
-        title: env.detection.title,
-        attack: env.detection.attack,
-        severity: env.severity,
-        kinds: ['cloud_api_call'],
-        response: env.response,
-        match(event) {
-          if (!OPERATIONS.has(event.operation) || !succeeded(event) || !isObject(event.request)) return undefined;
-          const dest = str(event.request.bucketName);
-          const src = copySourceBucket(str(event.request['x-amz-copy-source']));
-          const owners = new Map<string, string>();
-          for (const r of event.resources ?? []) {
-            const b = r.type === 'AWS::S3::Bucket' ? bucketFromArn(r.arn) : undefined;
-            if (b && r.accountId) owners.set(b, r.accountId);
-          }
-          const owner = resourceOwner(event);
-          const destAccount = (dest && (owners.get(dest) ?? env.buckets.ownerOf(dest))) || undefined;
-          const srcAccount = (src && (owners.get(src) ?? env.buckets.ownerOf(src))) || undefined;
-          const ctx = { recipientAccountId: owner };
-          let directionKnown = true;
-          let foreignAccount: string | undefined;
-          if (destAccount && srcAccount) {
-            if (destAccount === srcAccount) return undefined;
-            const c = env.accounts.classify(destAccount, ctx);
-            if (c !== 'foreign') return undefined;
-            foreignAccount = destAccount;
-          } else {
-            // The buckets named in resources[] do not line up with the request: judge by their accounts alone.
-            const accounts = [...new Set(owners.values())];
-            if (accounts.length < 2) return undefined;
-            foreignAccount = accounts.find((a) => env.accounts.classify(a, ctx) === 'foreign');
-            if (!foreignAccount) return undefined;
-            directionKnown = false;
-          }
-          return cloudFinding(event, {
-            severity: directionKnown ? env.severity : adjustSeverity(env.severity, -1),
-            dedupKey: `${event.actor.arn ?? event.actor.accountId ?? ''}|${src ?? ''}|${dest ?? ''}`,
-            summary: directionKnown
-              ? `${describeActor(event.actor)} copied objects from ${src} (account ${srcAccount}) to ${dest}, a bucket of account ${destAccount} outside the organisation.`
-              : `${describeActor(event.actor)} copied objects between buckets of different accounts, one of them (${foreignAccount}) outside the organisation.`,
-            observed: `${event.operation} ${src ?? '?'}/… → ${dest ?? '?'}/${str(event.request.key) ?? ''}`,
-            expected: 'copies only between buckets of the organisation’s accounts or trusted partners',
-            reasons: directionKnown
-              ? [`destination bucket ${dest} belongs to account ${destAccount}`]
-              : ['the bucket names in the request do not match the resources, so the direction could not be established'],
-            attributes: {
-              'aws.s3.bucket': src,
-              'aws.s3.destination.bucket': dest,
-              'aws.s3.destination.account_id': foreignAccount,
-              'aws.s3.key': str(event.request.key),
-            },
-            tags: ['s3', 'copy'],
-          });
-        },
-      }),
-      env.detection,
-      env.response,
-    );
+    return analyticRule(env, {
+      kinds: ['cloud_api_call'],
+      match(event) {
+        if (!OPERATIONS.has(event.operation) || !succeeded(event) || !isObject(event.request)) return undefined;
+        const dest = str(event.request.bucketName);
+        const src = copySourceBucket(str(event.request['x-amz-copy-source']));
+        const owners = new Map<string, string>();
+        for (const r of event.resources ?? []) {
+          const b = r.type === 'AWS::S3::Bucket' ? bucketFromArn(r.arn) : undefined;
+          if (b && r.accountId) owners.set(b, r.accountId);
+        }
+        const owner = resourceOwner(event);
+        const destAccount = (dest && (owners.get(dest) ?? env.buckets.ownerOf(dest))) || undefined;
+        const srcAccount = (src && (owners.get(src) ?? env.buckets.ownerOf(src))) || undefined;
+        const ctx = { recipientAccountId: owner };
+        let directionKnown = true;
+        let foreignAccount: string | undefined;
+        if (destAccount && srcAccount) {
+          if (destAccount === srcAccount) return undefined;
+          const c = env.accounts.classify(destAccount, ctx);
+          if (c !== 'foreign') return undefined;
+          foreignAccount = destAccount;
+        } else {
+          // The buckets named in resources[] do not line up with the request: judge by their accounts alone.
+          const accounts = [...new Set(owners.values())];
+          if (accounts.length < 2) return undefined;
+          foreignAccount = accounts.find((a) => env.accounts.classify(a, ctx) === 'foreign');
+          if (!foreignAccount) return undefined;
+          directionKnown = false;
+        }
+        return cloudFinding(event, {
+          severity: directionKnown ? env.severity : adjustSeverity(env.severity, -1),
+          dedupKey: `${event.actor.arn ?? event.actor.accountId ?? ''}|${src ?? ''}|${dest ?? ''}`,
+          summary: directionKnown
+            ? `${describeActor(event.actor)} copied objects from ${src} (account ${srcAccount}) to ${dest}, a bucket of account ${destAccount} outside the organisation.`
+            : `${describeActor(event.actor)} copied objects between buckets of different accounts, one of them (${foreignAccount}) outside the organisation.`,
+          observed: `${event.operation} ${src ?? '?'}/… → ${dest ?? '?'}/${str(event.request.key) ?? ''}`,
+          expected: 'copies only between buckets of the organisation’s accounts or trusted partners',
+          reasons: directionKnown
+            ? [`destination bucket ${dest} belongs to account ${destAccount}`]
+            : ['the bucket names in the request do not match the resources, so the direction could not be established'],
+          attributes: {
+            'aws.s3.bucket': src,
+            'aws.s3.destination.bucket': dest,
+            'aws.s3.destination.account_id': foreignAccount,
+            'aws.s3.key': str(event.request.key),
+          },
+          tags: ['s3', 'copy'],
+        });
+      },
+    });
   },
 });

@@ -1,5 +1,5 @@
-import { type FindingDraft, type OutflowEvent, type ProcessInfo, rule, type Severity, z } from '@outflow/core';
-import { ATTACK, adjustSeverity, defineAnalytic, withAnalyticRef } from '../../analytic.js';
+import { type FindingDraft, type OutflowEvent, type ProcessInfo, type Severity, z } from '@outflow/core';
+import { ATTACK, adjustSeverity, analyticRule, defineAnalytic } from '../../analytic.js';
 import { parseOptions } from '../../classify/options.js';
 import { basename, parseScript } from '../../classify/shell.js';
 import { isDataPath, isSystemPath, type SensitivePath, sensitivePathOf } from '../../classify/targets.js';
@@ -234,25 +234,16 @@ export const kubectlCp = defineAnalytic({
       };
     };
 
-    const detection = withAnalyticRef(
-      rule({
-        id: env.detection.id,
-        title: env.detection.title,
-        attack: env.detection.attack,
-        severity: env.severity,
-        kinds: ['k8s_audit', 'process_exec', 'runtime_alert'],
-        response: env.response,
-        match(event) {
-          if (event.kind === 'k8s_audit') return fromAudit(event);
-          if (!p.runtime) return undefined;
-          if (event.kind === 'process_exec' && event.phase !== 'exec') return undefined;
-          const process = processOf(event);
-          return process ? fromRuntime(event, process) : undefined;
-        },
-      }),
-      env.detection,
-      env.response,
-    );
+    const detection = analyticRule(env, {
+      kinds: ['k8s_audit', 'process_exec', 'runtime_alert'],
+      match(event) {
+        if (event.kind === 'k8s_audit') return fromAudit(event);
+        if (!p.runtime) return undefined;
+        if (event.kind === 'process_exec' && event.phase !== 'exec') return undefined;
+        const process = processOf(event);
+        return process ? fromRuntime(event, process) : undefined;
+      },
+    });
     // The audit half folds with its runtime twin through the alert dedup key; the audit ids already read
     // (one request is logged at several stages) are this analytic's own state, checkpointed.
     return withConnectHook(detection, (ctx) => {

@@ -1,5 +1,5 @@
-import { rule, type Severity, z } from '@outflow/core';
-import { ATTACK, adjustSeverity, defineAnalytic, withAnalyticRef } from '../../analytic.js';
+import { type Severity, z } from '@outflow/core';
+import { ATTACK, adjustSeverity, analyticRule, defineAnalytic } from '../../analytic.js';
 import { basename } from '../../classify/shell.js';
 import { auditAttributes, auditSucceeded, auditTarget, effectiveUser, OnceSet, SHELL_PROGRAMS, usableStage, withConnectHook } from './common.js';
 
@@ -67,87 +67,78 @@ export const podExec = defineAnalytic({
     const sensitive = new Set(p.sensitiveNamespaces);
     const shells = new Set(p.shells);
     const once = new OnceSet();
-    const detection = withAnalyticRef(
-      rule({
-        id: env.detection.id,
-        title: env.detection.title,
-        attack: env.detection.attack,
-        severity: env.severity,
-        kinds: ['k8s_audit'],
-        response: env.response,
-        match(event, ctx) {
-          const ref = event.objectRef;
-          if (ref?.resource !== 'pods' || (ref.subresource !== 'exec' && ref.subresource !== 'attach')) return undefined;
-          if (event.verb !== 'create' && event.verb !== 'get') return undefined;
-          if (!usableStage(event)) return undefined;
-          if (!once.first(event.auditId, event.time)) return undefined;
-          const target = auditTarget(event, env);
-          if (!target.pod || !target.namespace) {
-            ctx.metrics.add('dropped', 1, 'no_target_pod');
-            return undefined;
-          }
-          const user = effectiveUser(event);
-          const command = event.command ?? [];
-          const program = command[0] ? basename(command[0]) : undefined;
-          const attach = ref.subresource === 'attach';
-          const shell = program !== undefined && shells.has(program);
-          const shellScript = shell && command.some((w) => w === '-c' || /^-[a-z]*c$/.test(w));
-          // A shell with a terminal or stdin, or an attach to a container's console, is a hands-on session.
-          const interactive = attach
-            ? event.tty === true || event.stdin === true
-            : shell && !shellScript && (event.tty === true || event.stdin === true || command.length === 1);
-          const inSensitive = sensitive.has(target.namespace);
-          const succeeded = auditSucceeded(event);
-          const what = attach ? 'attached to' : 'ran a command in';
-          const commandText = attach ? '(attach)' : command.length > 0 ? command.join(' ') : '(command not logged)';
-          const podName = `${target.namespace}/${target.pod}`;
-          let severity: Severity = env.severity;
-          const reasons: string[] = [];
-          if (interactive) {
-            severity = adjustSeverity(severity, 1);
-            reasons.push(
-              attach ? 'attach with a terminal or stdin: a hands-on session' : `interactive ${program} ${event.tty ? 'with a terminal' : 'with stdin'}`,
-            );
-          }
-          if (inSensitive) {
-            severity = adjustSeverity(severity, 1);
-            reasons.push(`namespace ${target.namespace} is sensitive`);
-          }
-          if (!succeeded) {
-            if (!p.reportDenied) return undefined;
-            severity = 'informational';
-            reasons.push(`refused by the API server (${event.decision === 'forbid' ? 'forbidden' : `HTTP ${event.responseCode}`})`);
-          }
-          return {
-            severity,
-            dedupKey: `${user}|${target.cluster}/${podName}|${ref.subresource}|${commandText}`,
-            explanation: {
-              summary: succeeded
-                ? interactive && !attach
-                  ? `${user} opened an interactive ${program} in pod ${podName}.`
-                  : `${user} ${what} pod ${podName}${attach ? '' : `: ${commandText}`}.`
-                : `${user} tried to ${attach ? 'attach to' : 'exec into'} pod ${podName} and was refused.`,
-              observed: `${event.verb} pods/${ref.subresource} on ${podName}${event.execContainer ? ` container ${event.execContainer}` : ''}${attach ? '' : ` command [${command.map((c) => JSON.stringify(c)).join(', ')}]`}${event.tty !== undefined ? ` tty=${event.tty}` : ''}${event.stdin !== undefined ? ` stdin=${event.stdin}` : ''} from ${event.sourceIps[0] ?? 'an unknown address'}`,
-              expected: 'no hands-on access to production containers outside break-glass procedures',
-              ...(reasons.length > 0 ? { reasons } : {}),
-            },
-            attributes: {
-              ...auditAttributes(event),
-              'k8s.exec.subresource': ref.subresource,
-              'k8s.exec.command': commandText,
-              'k8s.exec.interactive': interactive,
-              'k8s.exec.sensitive_namespace': inSensitive,
-              ...(event.execContainer ? { 'k8s.container.name': event.execContainer } : {}),
-              ...(event.tty !== undefined ? { 'k8s.exec.tty': event.tty } : {}),
-              ...(event.stdin !== undefined ? { 'k8s.exec.stdin': event.stdin } : {}),
-            },
-            tags: ['t1537', 'kubernetes', 'exec', ...(succeeded ? [] : ['denied'])],
-          };
-        },
-      }),
-      env.detection,
-      env.response,
-    );
+    const detection = analyticRule(env, {
+      kinds: ['k8s_audit'],
+      match(event, ctx) {
+        const ref = event.objectRef;
+        if (ref?.resource !== 'pods' || (ref.subresource !== 'exec' && ref.subresource !== 'attach')) return undefined;
+        if (event.verb !== 'create' && event.verb !== 'get') return undefined;
+        if (!usableStage(event)) return undefined;
+        if (!once.first(event.auditId, event.time)) return undefined;
+        const target = auditTarget(event, env);
+        if (!target.pod || !target.namespace) {
+          ctx.metrics.add('dropped', 1, 'no_target_pod');
+          return undefined;
+        }
+        const user = effectiveUser(event);
+        const command = event.command ?? [];
+        const program = command[0] ? basename(command[0]) : undefined;
+        const attach = ref.subresource === 'attach';
+        const shell = program !== undefined && shells.has(program);
+        const shellScript = shell && command.some((w) => w === '-c' || /^-[a-z]*c$/.test(w));
+        // A shell with a terminal or stdin, or an attach to a container's console, is a hands-on session.
+        const interactive = attach
+          ? event.tty === true || event.stdin === true
+          : shell && !shellScript && (event.tty === true || event.stdin === true || command.length === 1);
+        const inSensitive = sensitive.has(target.namespace);
+        const succeeded = auditSucceeded(event);
+        const what = attach ? 'attached to' : 'ran a command in';
+        const commandText = attach ? '(attach)' : command.length > 0 ? command.join(' ') : '(command not logged)';
+        const podName = `${target.namespace}/${target.pod}`;
+        let severity: Severity = env.severity;
+        const reasons: string[] = [];
+        if (interactive) {
+          severity = adjustSeverity(severity, 1);
+          reasons.push(
+            attach ? 'attach with a terminal or stdin: a hands-on session' : `interactive ${program} ${event.tty ? 'with a terminal' : 'with stdin'}`,
+          );
+        }
+        if (inSensitive) {
+          severity = adjustSeverity(severity, 1);
+          reasons.push(`namespace ${target.namespace} is sensitive`);
+        }
+        if (!succeeded) {
+          if (!p.reportDenied) return undefined;
+          severity = 'informational';
+          reasons.push(`refused by the API server (${event.decision === 'forbid' ? 'forbidden' : `HTTP ${event.responseCode}`})`);
+        }
+        return {
+          severity,
+          dedupKey: `${user}|${target.cluster}/${podName}|${ref.subresource}|${commandText}`,
+          explanation: {
+            summary: succeeded
+              ? interactive && !attach
+                ? `${user} opened an interactive ${program} in pod ${podName}.`
+                : `${user} ${what} pod ${podName}${attach ? '' : `: ${commandText}`}.`
+              : `${user} tried to ${attach ? 'attach to' : 'exec into'} pod ${podName} and was refused.`,
+            observed: `${event.verb} pods/${ref.subresource} on ${podName}${event.execContainer ? ` container ${event.execContainer}` : ''}${attach ? '' : ` command [${command.map((c) => JSON.stringify(c)).join(', ')}]`}${event.tty !== undefined ? ` tty=${event.tty}` : ''}${event.stdin !== undefined ? ` stdin=${event.stdin}` : ''} from ${event.sourceIps[0] ?? 'an unknown address'}`,
+            expected: 'no hands-on access to production containers outside break-glass procedures',
+            ...(reasons.length > 0 ? { reasons } : {}),
+          },
+          attributes: {
+            ...auditAttributes(event),
+            'k8s.exec.subresource': ref.subresource,
+            'k8s.exec.command': commandText,
+            'k8s.exec.interactive': interactive,
+            'k8s.exec.sensitive_namespace': inSensitive,
+            ...(event.execContainer ? { 'k8s.container.name': event.execContainer } : {}),
+            ...(event.tty !== undefined ? { 'k8s.exec.tty': event.tty } : {}),
+            ...(event.stdin !== undefined ? { 'k8s.exec.stdin': event.stdin } : {}),
+          },
+          tags: ['t1537', 'kubernetes', 'exec', ...(succeeded ? [] : ['denied'])],
+        };
+      },
+    });
     // The audit ids already read (one request is logged at several stages) are checkpointed.
     return withConnectHook(detection, (ctx) => {
       ctx.registerState('pod_exec.audit_ids', once);
