@@ -12,6 +12,7 @@ export { analysePolicy, type ExternalGrant, type PolicyAnalysis, parsePolicyDocu
 export { CONSUME_OPERATIONS, snapshotIdOf, snapshotStep } from './analytics/cloud/snapshots.js';
 export * from './analytics/index.js';
 export { type EventTimeOrderedOptions, eventTimeOrdered, ORDER_BUFFER_VERSION, OrderBuffer, type OrderBufferSnapshot } from './analytics/ordered.js';
+export * from './classify/index.js';
 export {
   type AnalyticSettings,
   baseConfigSchema,
@@ -30,6 +31,7 @@ export {
   isPublicGrantee,
   type OwnershipContext,
 } from './enrich/account-ownership.js';
+export { paramsHash, stateVersion } from './enrich/checkpoint.js';
 export { bucketFromArn, CloudResourceLearner } from './enrich/cloud-resources.js';
 export {
   type CloudPrefix,
@@ -60,6 +62,8 @@ export {
   addressKey,
   containerKey,
   type PodRecord,
+  restoreWorkloadIndex,
+  snapshotWorkloadIndex,
   VersionedIndex,
   WorkloadIndex,
   type WorkloadIndexOptions,
@@ -98,6 +102,3 @@ export {
 export { GlobSet, globToRegExp } from './util/glob.js';
 export { isIpAddress, type ParsedAddress, type ParsedCidr, parseAddress, parseCidr, parseIPv4 } from './util/ip.js';
 export { PrefixMap } from './util/prefix-map.js';
-export * from './classify/index.js';
-export { paramsHash, stateVersion } from './enrich/checkpoint.js';
-export { restoreWorkloadIndex, snapshotWorkloadIndex } from './enrich/workload-index.js';
