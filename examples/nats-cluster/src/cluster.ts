@@ -27,7 +27,9 @@ export class Child {
     args: string[],
   ) {
     const path = fileURLToPath(new URL(script, import.meta.url));
-    this.process = spawn(process.execPath, [path, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // OUTFLOW_CHILD_NODE_ARGS: extra node flags for the children (profiling: `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+    const nodeArgs = process.env.OUTFLOW_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    this.process = spawn(process.execPath, [...nodeArgs, path, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => this.process.once('exit', (code) => resolve(code)));
     createInterface({ input: this.process.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       let e: ChildEvent;

@@ -11,6 +11,7 @@ import {
   type WatermarkOptions,
 } from '@outflow/core';
 import { type T1537Config, t1537 } from '@outflow/detections';
+import { detectionKey, type KeyFunction } from '@outflow/transport-nats';
 import { asyncScheduler } from 'rxjs';
 import { egressBytesBaseline, egressVolumeWindow, newExternalPeer } from './stateful.js';
 
@@ -21,34 +22,46 @@ export const PARTITIONS = 12;
 export const WATERMARK: WatermarkOptions = { maxOutOfOrdernessMs: 60_000, idleTimeoutMs: 3_600_000 };
 
 /**
- * Analytics of the t1537 preset that keep state across events but do not yet
- * register it with `ctx.registerCheckpoint`: after a restart or a partition
- * move they would start empty. The demo turns them off (unless
- * `--full-preset`) so that what it compares is what checkpoints guarantee.
+ * Analytics of the t1537 preset the demo turns off (unless `--full-preset`), so that what it compares is what
+ * partitioning with checkpoints guarantees:
+ *
+ * - `exfiltration_chain` and `cloud_storage_foreign_transfer` keep state across events but do not register it
+ *   with `ctx.registerCheckpoint`: a moved partition would restart them empty;
+ * - `new_external_destination` also keeps cluster-wide state (destinations first seen anywhere in the cluster,
+ *   their popularity), which a partition keyed by workload only partly sees.
  */
-export const UNCHECKPOINTED_T1537 = [
-  'shared_snapshot_consumed',
-  'snapshot_share_story',
-  'exec_payload',
-  'secret_harvesting',
-  'untrusted_image_sensitive_access',
-  'cloud_storage_foreign_transfer',
-  'egress_volume_anomaly',
-  'new_external_destination',
-  'exfiltration_chain',
-] as const;
+export const OFF_IN_DEMO = ['exfiltration_chain', 'cloud_storage_foreign_transfer', 'new_external_destination'] as const;
+
+/**
+ * The demo's detection key: `detectionKey`, with the cluster name filled into workload identities that lack
+ * it. The flows Tetragon reports carry a workload identity without the cluster (and the enricher does not
+ * complete an identity a source already set), so without this they would have another key than the pod's
+ * other events and land in another partition, away from the analytics that correlate them. A single-cluster
+ * collector knows its cluster name.
+ */
+export function demoKey(cluster: string | undefined): KeyFunction {
+  return (event) =>
+    cluster && event.workload && !event.workload.cluster
+      ? detectionKey({ ...event, workload: { ...event.workload, cluster } } as OutflowEvent)
+      : detectionKey(event);
+}
 
 /** The preset configuration of the demo: the scenario's organisation, and the stateful analytics off unless `fullPreset`. */
 export function demoPreset(base: Record<string, unknown>, fullPreset = false): Record<string, unknown> {
   if (fullPreset) return base;
   const analytics = { ...((base.analytics as Record<string, unknown>) ?? {}) };
-  for (const id of UNCHECKPOINTED_T1537) analytics[id] = { ...((analytics[id] as object) ?? {}), enabled: false };
+  for (const id of OFF_IN_DEMO) analytics[id] = { ...((analytics[id] as object) ?? {}), enabled: false };
   return { ...base, analytics };
 }
 
-/** What every pipeline of the demo runs (the single process and each partition): the preset plus three checkpointed analytics. */
-export function demoDetections(preset: Record<string, unknown>): NonNullable<PipelineOptions['detections']> {
-  return [t1537(preset as never), egressVolumeWindow(), egressBytesBaseline(), newExternalPeer()];
+/**
+ * What every pipeline of the demo runs (the single process and each partition): the preset plus three
+ * checkpointed analytics. `versionTag` changes the version their state is saved under: state saved
+ * under another version is not restored (a clean relearn), which the demo's `--relearn` uses as a control.
+ */
+export function demoDetections(preset: Record<string, unknown>, versionTag?: string): NonNullable<PipelineOptions['detections']> {
+  const v = versionTag ? { versionTag } : {};
+  return [t1537(preset as never), egressVolumeWindow(v), egressBytesBaseline(v), newExternalPeer(v)];
 }
 
 /** A component context for code that runs components outside a pipeline (the collector's enrichers). */

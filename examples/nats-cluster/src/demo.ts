@@ -15,11 +15,18 @@ import { parseArgs } from 'node:util';
 import { type Alert, deliveryKey, type OutflowEvent } from '@outflow/core';
 import { detectionKey, findNatsServer, NatsEventPublisher, partitionOf, startNatsServer, subjectToken } from '@outflow/transport-nats';
 import { Child, type ChildEvent, ownership, until } from './cluster.js';
-import { collectorEnrichers, demoPreset, PARTITIONS, UNCHECKPOINTED_T1537 } from './config.js';
+import { collectorEnrichers, demoKey, demoPreset, OFF_IN_DEMO, PARTITIONS } from './config.js';
 import { decodeScenario, writeDemoScenario } from './scenario.js';
 import { runSingle } from './single.js';
 
-const { values } = parseArgs({ options: { 'full-preset': { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    'full-preset': { type: 'boolean', default: false },
+    // A control: detectors save their state under another version, so a partition's next owner cannot restore it.
+    relearn: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const n = (x: number) => x.toLocaleString('en-US');
 
@@ -41,7 +48,8 @@ try {
   out(
     `nats-cluster demo: ${n(decoded.events.length)} events (${telemetry.meta.hours} h of a small cluster), ${PARTITIONS} partitions, 3 detector processes, 1 exporter process`,
   );
-  if (!values['full-preset']) out(`  (t1537 analytics without checkpointed state are off in both runs: ${UNCHECKPOINTED_T1537.join(', ')})`);
+  if (!values['full-preset']) out(`  (t1537 analytics off in both runs, see src/config.ts: ${OFF_IN_DEMO.join(', ')})`);
+  if (values.relearn) out('  (control: each detector saves state under its own version, so moved partitions relearn instead of restoring)');
 
   // 1. The reference: one uninterrupted process.
   const single = await runSingle(decodeScenario(files).events, preset);
@@ -55,7 +63,17 @@ try {
   const exporter = new Child('exporter', './exporter.js', ['--url', url, '--out', sinkPath]);
   children.push(exporter);
   const detectors = ['d1', 'd2', 'd3'].map(
-    (id) => new Child(id, './detector.js', ['--url', url, '--id', id, '--preset', presetPath, ...(values['full-preset'] ? ['--full-preset'] : [])]),
+    (id) =>
+      new Child(id, './detector.js', [
+        '--url',
+        url,
+        '--id',
+        id,
+        '--preset',
+        presetPath,
+        ...(values['full-preset'] ? ['--full-preset'] : []),
+        ...(values.relearn ? ['--state-version', `relearn-${id}`] : []),
+      ]),
   );
   children.push(...detectors);
   await until(() => exporter.events.some((e) => e.type === 'ready'), 30_000, 'the exporter', children);
@@ -91,10 +109,11 @@ try {
   const enrich = await collectorEnrichers(preset);
   const enriched = decoded.events.map((e) => enrich.enrich(e)).filter((e): e is OutflowEvent => e !== undefined);
   await enrich.close();
-  const partitionOfEvent = (e: OutflowEvent) => partitionOf(subjectToken(detectionKey(e)), PARTITIONS);
+  const key = demoKey((telemetry.presetConfig.cluster as { name?: string } | undefined)?.name);
+  const partitionOfEvent = (e: OutflowEvent) => partitionOf(subjectToken(key(e) ?? detectionKey(e)), PARTITIONS);
   // The worst moment to lose a detector: in the middle of the exfiltration. The upload flows of the attack
-  // (from the scenario's labels); the detector running their partition dies after the 7th, its last
-  // checkpoint having been taken after the 4th.
+  // (from the scenario's labels); the detector running their partition dies after the 4th, its last
+  // checkpoint having been taken after the 2nd.
   const upload = telemetry.labels.find((l) => l.kind === 'attack' && l.step === 'upload');
   const uploads = enriched
     .map((e, i) => ({ e, i }))
@@ -105,9 +124,9 @@ try {
   if (uploads.length < 8) throw new Error(`the scenario has ${uploads.length} upload flows; expected at least 8`);
   const attackPartition = partitionOfEvent(enriched[uploads[0] as number] as OutflowEvent);
   const victim = detectors.find((d) => before.get(attackPartition) === d.name) as Child;
-  const checkpointAfter = (uploads[3] as number) + 1;
-  const killAfter = (uploads[6] as number) + 1;
-  const publisher = await NatsEventPublisher.open({ servers: [url], name: 'collector' }, { stream: { partitions: PARTITIONS } });
+  const checkpointAfter = (uploads[1] as number) + 1;
+  const killAfter = (uploads[3] as number) + 1;
+  const publisher = await NatsEventPublisher.open({ servers: [url], name: 'collector' }, { stream: { partitions: PARTITIONS }, key });
   const publish = async (from: number, to: number, paced: boolean) => {
     const chunk = Math.ceil(enriched.length / 40);
     for (let i = from; i < to; i += chunk) {
@@ -125,7 +144,7 @@ try {
   const victimParts = [...before.entries()].filter(([, o]) => o === victim.name).map(([p]) => p);
   const killedAt = Date.now();
   out(
-    `killed ${victim.name} (SIGKILL) in the middle of the exfiltration: after 7 of the ${uploads.length} upload flows, ${n(killAfter)} of ${n(enriched.length)} events published; its partitions ${victimParts.join(',')} move`,
+    `killed ${victim.name} (SIGKILL) in the middle of the exfiltration: after 4 of the ${uploads.length} upload flows, ${n(killAfter)} of ${n(enriched.length)} events published; its partitions ${victimParts.join(',')} move`,
   );
   await publish(killAfter, enriched.length, true);
   await publisher.end();
@@ -146,8 +165,8 @@ try {
     const done = d.events.find((x) => x.type === 'completed' && x.partition === e.partition) as ChildEvent | undefined;
     const from = !e.restored
       ? 'no checkpoint: replayed the partition from its start'
-      : e.position === undefined
-        ? 'checkpoint restored (taken before any event)'
+      : !e.position
+        ? 'checkpoint restored (taken before any of its events)'
         : `checkpoint restored, replayed from stream sequence ${e.position + 1}`;
     out(
       `  partition ${e.partition}${e.partition === attackPartition ? ' (the attacked workload)' : ''} → ${d.name}: ${from}; re-published alerts dropped as duplicates: ${done?.duplicates ?? 0}`,
@@ -160,7 +179,7 @@ try {
   await until(
     () => {
       const p = [...exporter.events].reverse().find((e) => e.type === 'progress');
-      if (!p || p.pending !== 0 || p.unacknowledged !== 0 || p.inHand !== 0 || p.delivered !== seen) {
+      if (p?.pending !== 0 || p.unacknowledged !== 0 || p.inHand !== 0 || p.delivered !== seen) {
         seen = (p?.delivered as number | undefined) ?? -1;
         stableSince = Date.now();
         return false;
@@ -189,6 +208,10 @@ try {
   const byDetection = new Map<string, number>();
   for (const a of delivered) if (a.status === 'new') byDetection.set(a.detection.id, (byDetection.get(a.detection.id) ?? 0) + 1);
   out(`  alerts by detection: ${[...byDetection.entries()].map(([d, c]) => `${d} ${c}`).join(', ')}`);
+  for (const id of extra) {
+    const a = delivered.find((x) => x.id === id);
+    out(`  not in the single run: ${a?.detection.id} ${a?.dedupKey} (first seen ${a ? new Date(a.firstSeen).toISOString() : '?'})`);
+  }
   for (const id of lost) out(`  lost: ${single.alerts.find((a) => a.id === id)?.detection.id} ${single.alerts.find((a) => a.id === id)?.dedupKey}`);
   out(`demo took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   out(`cluster alerts=${clusterIds.size} single=${singleIds.size} lost=${lost.length} duplicated=${duplicated}`);

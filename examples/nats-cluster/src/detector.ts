@@ -18,6 +18,7 @@ const { values } = parseArgs({
     'checkpoint-ms': { type: 'string', default: '1000' },
     group: { type: 'string', default: 'detectors' },
     static: { type: 'string' },
+    'state-version': { type: 'string' },
   },
 });
 if (!values.url || !values.id || !values.preset) {
@@ -50,7 +51,7 @@ const detector = new NatsDetector({
     } else say({ ...e });
   },
   pipeline: () => ({
-    detections: demoDetections(preset),
+    detections: demoDetections(preset, values['state-version']),
     exporters: [natsAlerts({ connection: { servers: [url], name: id } })],
     watermark: WATERMARK,
     logger,

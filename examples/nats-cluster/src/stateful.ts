@@ -39,7 +39,7 @@ interface Welford {
  * restart or a partition move the workload is judged against what it learned,
  * instead of starting to learn again (and missing what it should catch).
  */
-export function egressBytesBaseline(options: { z?: number; minSamples?: number; minBytes?: number } = {}): Detection {
+export function egressBytesBaseline(options: { z?: number; minSamples?: number; minBytes?: number; versionTag?: string } = {}): Detection {
   const z = options.z ?? 4;
   const minSamples = options.minSamples ?? 30;
   const minBytes = options.minBytes ?? 10_000_000;
@@ -54,7 +54,7 @@ export function egressBytesBaseline(options: { z?: number; minSamples?: number; 
       ctx.registerState('baselines', baselines);
       // The version names what the state means: the feature, the statistic and the parameters that shape it.
       ctx.registerCheckpoint('baselines', {
-        version: `log-bytes-per-external-flow/welford/v1/z=${z}/min=${minSamples}`,
+        version: `log-bytes-per-external-flow/welford/v1/z=${z}/min=${minSamples}${options.versionTag ? `/${options.versionTag}` : ''}`,
         snapshot: () => baselines.snapshot(),
         restore: (state) => baselines.restore(state as ReturnType<typeof baselines.snapshot>),
       });
@@ -112,7 +112,7 @@ interface Peers {
  * partition neither re-learns (missing the new destination) nor treats every
  * destination as new.
  */
-export function newExternalPeer(options: { learnMs?: number; maxPeers?: number } = {}): Detection {
+export function newExternalPeer(options: { learnMs?: number; maxPeers?: number; versionTag?: string } = {}): Detection {
   const learnMs = options.learnMs ?? 2 * HOUR;
   const maxPeers = options.maxPeers ?? 256;
   const id = 'new_external_peer';
@@ -125,7 +125,7 @@ export function newExternalPeer(options: { learnMs?: number; maxPeers?: number }
       const peers = new KeyedState<string, Peers>({ maxKeys: 50_000, ttlMs: 7 * DAY });
       ctx.registerState('peers', peers);
       ctx.registerCheckpoint('peers', {
-        version: `external-destinations/v1/learn=${learnMs}/max=${maxPeers}`,
+        version: `external-destinations/v1/learn=${learnMs}/max=${maxPeers}${options.versionTag ? `/${options.versionTag}` : ''}`,
         snapshot: () => peers.snapshot(),
         restore: (state) => peers.restore(state as ReturnType<typeof peers.snapshot>),
       });
@@ -171,14 +171,14 @@ interface Window {
 /**
  * External egress bytes per workload in tumbling windows of event time
  * (default one hour): the flow that takes a window past `thresholdBytes`
- * (default 3 GB) is a finding, once per window. The running sums are
+ * (default 1 GB) is a finding, once per window. The running sums are
  * checkpointed: a detector that dies in the middle of an exfiltration hands
  * the partial sum to the partition's next owner, which raises the alert at the
  * same flow an uninterrupted run would (same alert id).
  */
-export function egressVolumeWindow(options: { windowMs?: number; thresholdBytes?: number } = {}): Detection {
+export function egressVolumeWindow(options: { windowMs?: number; thresholdBytes?: number; versionTag?: string } = {}): Detection {
   const windowMs = options.windowMs ?? HOUR;
-  const threshold = options.thresholdBytes ?? 3_000_000_000;
+  const threshold = options.thresholdBytes ?? 1_000_000_000;
   const id = 'egress_volume_window';
   const title = 'Workload sent more than its hourly egress budget to external addresses';
   return {
@@ -189,7 +189,7 @@ export function egressVolumeWindow(options: { windowMs?: number; thresholdBytes?
       const windows = new KeyedState<string, Window>({ maxKeys: 50_000, ttlMs: 2 * windowMs });
       ctx.registerState('windows', windows);
       ctx.registerCheckpoint('windows', {
-        version: `external-egress-bytes/tumbling/v1/window=${windowMs}/threshold=${threshold}`,
+        version: `external-egress-bytes/tumbling/v1/window=${windowMs}/threshold=${threshold}${options.versionTag ? `/${options.versionTag}` : ''}`,
         snapshot: () => windows.snapshot(),
         restore: (state) => windows.restore(state as ReturnType<typeof windows.snapshot>),
       });
