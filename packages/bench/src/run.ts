@@ -11,7 +11,7 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createHarness, type Figure } from './harness.js';
+import { createHarness, type Figure, type Suite } from './harness.js';
 import { SUITES } from './suites/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,12 +33,13 @@ async function child(name: string, quick: boolean): Promise<void> {
   process.send?.({ suite: name, figures, seconds: (Date.now() - started) / 1000 } satisfies SuiteResult);
 }
 
-function runInChild(name: string, quick: boolean): Promise<SuiteResult> {
+async function runInChild(name: string, quick: boolean): Promise<SuiteResult> {
+  const extra = (await (SUITES[name] as () => Promise<Suite>)()).execArgv ?? [];
   return new Promise((resolve) => {
     const started = Date.now();
     let result: SuiteResult | undefined;
     const proc = fork(fileURLToPath(import.meta.url), ['--child', name, ...(quick ? ['--quick'] : [])], {
-      execArgv: ['--expose-gc', '--max-old-space-size=4096'],
+      execArgv: ['--expose-gc', '--max-old-space-size=4096', ...extra],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     proc.on('message', (m) => {

@@ -20,6 +20,7 @@ export * from './runtime/pipeline.js';
 export * from './runtime/queue.js';
 export * from './runtime/retry.js';
 export * from './rx/operators.js';
+export * from './shard/index.js';
 export * from './state/checkpoint.js';
 export * from './state/keyed-state.js';
 export * from './telemetry.js';

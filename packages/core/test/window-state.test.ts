@@ -44,7 +44,13 @@ describe('window state', () => {
     const first = run(events, []);
     const snap = JSON.parse(JSON.stringify(first.handle.snapshot()));
     expect(snap.windows).toEqual([
-      [10, [['a', 1, 1], ['b', 2, 1]]],
+      [
+        10,
+        [
+          ['a', 1, 1],
+          ['b', 2, 1],
+        ],
+      ],
       [20, [['a', 5, 1]]],
     ]);
     const resumed = run([{ k: 'a', time: 4, v: 10 }], [25], snap).out;

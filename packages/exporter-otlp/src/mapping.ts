@@ -1,6 +1,6 @@
 import type { AnyValueMap, LogRecord } from '@opentelemetry/api-logs';
 import { SeverityNumber } from '@opentelemetry/api-logs';
-import { type Alert, deliveryKey, type Severity, workloadAttributes } from '@outflow/core';
+import { type Alert, type DetectionRef, deliveryKey, type Severity, workloadAttributes } from '@outflow/core';
 
 /** Event name of every alert log record. */
 export const ALERT_EVENT_NAME = 'outflow.alert';
@@ -25,6 +25,22 @@ function attackUrl(technique: string): string {
   return `https://attack.mitre.org/techniques/${technique.replace('.', '/')}/`;
 }
 
+/** `security_rule.*` and `threat.*` (ECS) attributes of a detection. */
+export function setDetectionAttributes(a: AnyValueMap, d: DetectionRef): void {
+  a['security_rule.uuid'] = d.id;
+  a['security_rule.name'] = d.title;
+  a['security_rule.ruleset.name'] = 'outflow';
+  a['security_rule.category'] = d.attack.tacticName ?? d.attack.tactic;
+  a['security_rule.reference'] = attackUrl(d.attack.technique);
+  if (d.version) a['security_rule.version'] = d.version;
+  const techniques = [d.attack, ...(d.relatedAttack ?? [])];
+  a['threat.framework'] = 'MITRE ATT&CK';
+  a['threat.technique.id'] = techniques.map((t) => t.technique);
+  a['threat.technique.name'] = techniques.map((t) => t.techniqueName ?? t.technique);
+  a['threat.tactic.id'] = [...new Set(techniques.map((t) => t.tactic))];
+  a['threat.tactic.name'] = [...new Set(techniques.map((t) => t.tacticName ?? t.tactic))];
+}
+
 /**
  * An alert as an OpenTelemetry log record: event name `outflow.alert`,
  * timestamp = last seen (event time), observed timestamp = emitted at,
@@ -39,19 +55,7 @@ export function toLogRecord(alert: Alert): LogRecord {
   Object.assign(a, workloadAttributes(w));
   for (const [k, v] of Object.entries(w?.labels ?? {})) a[`k8s.pod.label.${k}`] = v;
   if (alert.attributes) for (const [k, v] of Object.entries(alert.attributes)) a[k] = v as AnyValueMap[string];
-  const d = alert.detection;
-  a['security_rule.uuid'] = d.id;
-  a['security_rule.name'] = d.title;
-  a['security_rule.ruleset.name'] = 'outflow';
-  a['security_rule.category'] = d.attack.tacticName ?? d.attack.tactic;
-  a['security_rule.reference'] = attackUrl(d.attack.technique);
-  if (d.version) a['security_rule.version'] = d.version;
-  const techniques = [d.attack, ...(d.relatedAttack ?? [])];
-  a['threat.framework'] = 'MITRE ATT&CK';
-  a['threat.technique.id'] = techniques.map((t) => t.technique);
-  a['threat.technique.name'] = techniques.map((t) => t.techniqueName ?? t.technique);
-  a['threat.tactic.id'] = [...new Set(techniques.map((t) => t.tactic))];
-  a['threat.tactic.name'] = [...new Set(techniques.map((t) => t.tacticName ?? t.tactic))];
+  setDetectionAttributes(a, alert.detection);
   a['outflow.alert.id'] = alert.id;
   a[DELIVERY_KEY_ATTRIBUTE] = deliveryKey(alert);
   a['outflow.alert.status'] = alert.status;
@@ -86,4 +90,63 @@ export function toLogRecord(alert: Alert): LogRecord {
     body: e.summary,
     attributes: a,
   };
+}
+
+/** An OTLP JSON `AnyValue` (as the OpenTelemetry JS transformer writes it: integers as `intValue`, arrays and maps nested). */
+export function encodeAnyValue(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return `{"stringValue":${JSON.stringify(value)}}`;
+    case 'number':
+      if (Number.isInteger(value)) return `{"intValue":${value}}`;
+      // ProtoJSON spells non-finite doubles as strings
+      return Number.isFinite(value) ? `{"doubleValue":${value}}` : `{"doubleValue":"${Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity'}"}`;
+    case 'boolean':
+      return value ? '{"boolValue":true}' : '{"boolValue":false}';
+    case 'object': {
+      if (value === null) return '{}';
+      if (value instanceof Uint8Array) return `{"bytesValue":"${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')}"}`;
+      if (Array.isArray(value)) {
+        let out = '{"arrayValue":{"values":[';
+        for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + encodeAnyValue(value[i]);
+        return `${out}]}}`;
+      }
+      return `{"kvlistValue":{"values":${encodeKeyValues(value as Record<string, unknown>)}}}`;
+    }
+    default:
+      return '{}';
+  }
+}
+
+/** OTLP JSON `KeyValue[]` of a flat attribute map (undefined values left out). */
+export function encodeKeyValues(attributes: Readonly<Record<string, unknown>>): string {
+  let out = '[';
+  let first = true;
+  for (const key in attributes) {
+    const v = attributes[key];
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}{"key":${JSON.stringify(key)},"value":${encodeAnyValue(v)}}`;
+    first = false;
+  }
+  return `${out}]`;
+}
+
+/** Epoch milliseconds as OTLP JSON nanoseconds (a decimal string, as int64 is written in ProtoJSON). */
+function nanos(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '"0"';
+  return Number.isInteger(ms) ? `"${ms}000000"` : `"${BigInt(Math.round(ms * 1e6))}"`;
+}
+
+/** A log record as OTLP JSON (`LogRecord` of opentelemetry/proto/logs/v1), from `toLogRecord`'s output. */
+export function encodeLogRecord(record: LogRecord): string {
+  const time = typeof record.timestamp === 'number' ? record.timestamp : undefined;
+  const observed = typeof record.observedTimestamp === 'number' ? record.observedTimestamp : undefined;
+  return (
+    `{"timeUnixNano":${nanos(time)},"observedTimeUnixNano":${nanos(observed ?? time)}` +
+    `,"severityNumber":${record.severityNumber ?? 0}` +
+    (record.severityText !== undefined ? `,"severityText":${JSON.stringify(record.severityText)}` : '') +
+    `,"body":${encodeAnyValue(record.body)}` +
+    (record.eventName !== undefined ? `,"eventName":${JSON.stringify(record.eventName)}` : '') +
+    `,"attributes":${encodeKeyValues(record.attributes ?? {})},"droppedAttributesCount":0}`
+  );
 }

@@ -1,5 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 
 type OtlpAnyValue = {
   stringValue?: string;
@@ -56,6 +57,10 @@ export class Collector {
   readonly records: DecodedRecord[] = [];
   requests = 0;
   rejected = 0;
+  /** Answer each request this many ms late. */
+  delayMs = 0;
+  /** Requests that came gzip-compressed. */
+  gzipped = 0;
   contentTypes = new Set<string>();
   /** Status to answer request `n` (1-based) with; 200 by default. */
   status: (n: number) => number = () => 200;
@@ -69,56 +74,65 @@ export class Collector {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const n = ++this.requests;
-        this.contentTypes.add(String(req.headers['content-type']));
-        const status = req.url === '/v1/logs' && req.method === 'POST' ? this.status(n) : 404;
-        if (status !== 200) {
-          this.rejected++;
-          res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
-          return;
-        }
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-          resourceLogs: {
-            resource?: { attributes?: { key: string; value: OtlpAnyValue }[] };
-            scopeLogs: {
-              scope?: { name?: string; version?: string };
-              logRecords: {
-                timeUnixNano?: unknown;
-                observedTimeUnixNano?: unknown;
-                severityNumber?: number;
-                severityText?: string;
-                body?: OtlpAnyValue;
-                attributes?: { key: string; value: OtlpAnyValue }[];
-                eventName?: string;
-              }[];
-            }[];
-          }[];
-        };
-        for (const rl of body.resourceLogs) {
-          const resource = attributes(rl.resource?.attributes);
-          for (const sl of rl.scopeLogs) {
-            for (const lr of sl.logRecords) {
-              this.records.push({
-                resource,
-                scope: sl.scope ?? {},
-                eventName: lr.eventName,
-                timeMs: nanosToMs(lr.timeUnixNano),
-                observedTimeMs: nanosToMs(lr.observedTimeUnixNano),
-                severityNumber: lr.severityNumber,
-                severityText: lr.severityText,
-                body: anyValue(lr.body),
-                attributes: attributes(lr.attributes),
-              });
-            }
-          }
-        }
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        if (this.delayMs > 0) setTimeout(() => this.answer(req, res, chunks), this.delayMs);
+        else this.answer(req, res, chunks);
       });
     });
     this.server = server;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     this.port = (server.address() as AddressInfo).port;
     return `http://127.0.0.1:${this.port}/v1/logs`;
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse, chunks: Buffer[]): void {
+    {
+      const n = ++this.requests;
+      this.contentTypes.add(String(req.headers['content-type']));
+      const status = req.url === '/v1/logs' && req.method === 'POST' ? this.status(n) : 404;
+      if (status !== 200) {
+        this.rejected++;
+        res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+        return;
+      }
+      const raw = Buffer.concat(chunks);
+      if (req.headers['content-encoding'] === 'gzip') this.gzipped++;
+      const body = JSON.parse((req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8')) as {
+        resourceLogs: {
+          resource?: { attributes?: { key: string; value: OtlpAnyValue }[] };
+          scopeLogs: {
+            scope?: { name?: string; version?: string };
+            logRecords: {
+              timeUnixNano?: unknown;
+              observedTimeUnixNano?: unknown;
+              severityNumber?: number;
+              severityText?: string;
+              body?: OtlpAnyValue;
+              attributes?: { key: string; value: OtlpAnyValue }[];
+              eventName?: string;
+            }[];
+          }[];
+        }[];
+      };
+      for (const rl of body.resourceLogs) {
+        const resource = attributes(rl.resource?.attributes);
+        for (const sl of rl.scopeLogs) {
+          for (const lr of sl.logRecords) {
+            this.records.push({
+              resource,
+              scope: sl.scope ?? {},
+              eventName: lr.eventName,
+              timeMs: nanosToMs(lr.timeUnixNano),
+              observedTimeMs: nanosToMs(lr.observedTimeUnixNano),
+              severityNumber: lr.severityNumber,
+              severityText: lr.severityText,
+              body: anyValue(lr.body),
+              attributes: attributes(lr.attributes),
+            });
+          }
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    }
   }
 
   ids(): string[] {

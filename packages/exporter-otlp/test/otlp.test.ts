@@ -2,8 +2,8 @@ import { type Alert, alertFromFinding, createPipeline, ExportRunner, type Outflo
 import { alert as buildAlert, createTestContext, exporterConformance, MemoryReceiver } from '@outflow/testkit';
 import { defineConformanceTests } from '@outflow/testkit/vitest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { OtlpLogsExporter, otlpLogs } from '../src/index.js';
-import { Collector } from './collector.js';
+import { encodeAlert, encodeLogRecord, OtlpLogsExporter, otlpLogs, toLogRecord } from '../src/index.js';
+import { Collector, attributes as decodeAttributes } from './collector.js';
 
 const collectors: Collector[] = [];
 async function collector(): Promise<{ c: Collector; url: string }> {
@@ -277,6 +277,54 @@ describe('OTLP logs exporter', () => {
     await exporter.shutdown();
     expect(c.requests).toBe(1);
     expect(ctx.deadLetters.map((d) => d.reason)).toEqual(['permanent_error']);
+  });
+
+  it('gzip compression: bodies are compressed and decode to the same records; 2 requests in flight', async () => {
+    const { c, url } = await collector();
+    const ctx = createTestContext({ kind: 'exporter', name: 'otlp' });
+    const exporter = new OtlpLogsExporter(ctx, otlpLogs.validate({ url, compression: 'gzip', maxExportBatchSize: 100, concurrency: 2 }));
+    const alerts = Array.from({ length: 1000 }, () => buildAlert());
+    await exporter.export(alerts, signal());
+    await exporter.shutdown();
+    expect(c.gzipped).toBe(10);
+    expect(new Set(c.ids())).toEqual(new Set(alerts.map((a) => a.id)));
+    expect(c.records).toHaveLength(1000);
+  });
+
+  it('a collector that does not answer in time: the request fails as retryable, nothing is marked delivered', async () => {
+    const { c, url } = await collector();
+    c.delayMs = 500;
+    const ctx = createTestContext({ kind: 'exporter', name: 'otlp' });
+    const exporter = new OtlpLogsExporter(ctx, otlpLogs.validate({ url, timeoutMs: 50 }));
+    const a = buildAlert();
+    await expect(exporter.export([a], signal())).rejects.toThrow(/timed out/);
+    expect(exporter.undelivered).toBe(1);
+    c.delayMs = 0;
+    await exporter.export([a], signal());
+    await exporter.shutdown();
+    expect(c.ids()).toContain(a.id);
+  });
+
+  it('the fast encoder writes the same record as toLogRecord + encodeLogRecord, cached fragments included', () => {
+    const decode = (json: string) => {
+      const r = JSON.parse(json) as { attributes: { key: string; value: never }[] } & Record<string, unknown>;
+      return { ...r, attributes: decodeAttributes(r.attributes), keys: r.attributes.map((a) => a.key).sort() };
+    };
+    const full = fullAlert();
+    const frozen = { ...full, workload: Object.freeze({ ...full.workload, labels: Object.freeze({ ...full.workload?.labels }) }) };
+    const collide = { ...full, attributes: { ...full.attributes, 'k8s.namespace.name': 'override', 'security_rule.name': 'x' } };
+    const bare = { ...buildAlert(), workload: undefined, response: undefined, labels: undefined, attributes: undefined };
+    const odd = {
+      ...full,
+      explanation: { ...full.explanation, summary: 'quote " back \\ tab \t newline \n é 😀 lone \ud800 end', score: 0.125 },
+      attributes: { note: 'ünïcode', big: 2 ** 40, flag: true, list: ['a"b', 'c\\d'] },
+    };
+    for (const a of [full, frozen, frozen, collide, bare, odd, buildAlert({ severity: 'low' })]) {
+      const fast = decode(encodeAlert(a));
+      expect(fast).toEqual(decode(encodeLogRecord(toLogRecord(a))));
+      expect(new Set(fast.keys).size).toBe(fast.keys.length);
+    }
+    expect(decode(encodeAlert(collide)).attributes['k8s.namespace.name']).toBe('override');
   });
 
   it('validates its config with paths', () => {

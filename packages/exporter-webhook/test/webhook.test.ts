@@ -147,7 +147,8 @@ describe('webhook exporter: failures and recovery', () => {
     const alerts = Array.from({ length: 40 }, (_, i) => buildAlert({ explanation: { summary: `a${i}` } }));
     for (const a of alerts) runner.enqueue(a);
     // The first attempts hit a closed port (ECONNREFUSED); then the server comes up misbehaving.
-    for (let waited = 0; ctx.telemetry.total('errors', { reason: 'export_retry' }) === 0 && waited < 20_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    for (let waited = 0; ctx.telemetry.total('errors', { reason: 'export_retry' }) === 0 && waited < 20_000; waited += 10)
+      await new Promise((r) => setTimeout(r, 10));
     const refusedBefore = ctx.telemetry.total('errors', { reason: 'export_retry' });
     s.behaviour = (n) => {
       if (n <= 6) return { status: 500 };

@@ -307,7 +307,7 @@ export const suite: Suite = {
   description:
     'Kubernetes audit (native lines, EKS CloudWatch payloads) and CloudTrail delivery-file decoders: events/s against bare split + JSON.parse of the same bytes',
   async run(h) {
-    const n = h.quick ? 6_000 : 60_000;
+    const n = h.quick ? 6_000 : 40_000;
     const audit = auditLines(n);
     const auditText = `${audit.join('\n')}\n`;
     const eksText = `${eksPayloads(audit).join('\n')}\n`;

@@ -296,7 +296,7 @@ export const suite: Suite = {
   description: 'Flow log decoders (AWS VPC v2/v5, GCP, Azure VNet, Hubble) and the VPC file receiver, against bare parsing of the same bytes',
   async run(h) {
     const figures: Figure[] = [];
-    const n = h.quick ? 30_000 : 300_000;
+    const n = h.quick ? 30_000 : 150_000;
     const check = (what: string, got: number, want: number) => {
       if (got !== want) throw new Error(`${what}: decoded ${got} events, expected ${want}`);
       return got;
@@ -324,7 +324,7 @@ export const suite: Suite = {
     const v2Cpu = cpuCompare(
       () => decodeLines(vpc, v2),
       () => bareSplit(v2),
-      h.quick ? 3 : 7,
+      h.quick ? 3 : 5,
     );
     figures.push({
       id: 'decode.aws_vpc_flow.v2.cpu',

@@ -275,7 +275,7 @@ export const suite: Suite = {
   name: 'decode-runtime',
   description: 'Falco, Tetragon and OTLP logs decoders: events/s against bare split + JSON.parse of the same bytes',
   async run(h) {
-    const n = h.quick ? 6_000 : 60_000;
+    const n = h.quick ? 6_000 : 40_000;
     const falcoText = `${falcoLines(n).join('\n')}\n`;
     const tetragonText = `${tetragonLines(n).join('\n')}\n`;
     const otlpDocs = otlpJsonLines(falcoLines(n));

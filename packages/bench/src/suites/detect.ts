@@ -156,7 +156,7 @@ export const suite: Suite = {
         runDetect(pair, input);
         return input.length;
       };
-    const m = await h.compare(bodies, h.quick ? { warmup: 1, runs: 2 } : { warmup: 1, runs: 5 });
+    const m = await h.compare(bodies, h.quick ? { warmup: 1, runs: 2 } : { warmup: 1, runs: 3 });
     const hand = m.hand?.perSecond ?? 0;
     const figures: Figure[] = [
       {

@@ -109,7 +109,7 @@ export const suite: Suite = {
   name: 'detections-k8s',
   description: 'exec_payload per process event (command-line classifier inside the analytic) against a join + one regex',
   async run(h: Harness): Promise<Figure[]> {
-    const n = h.quick ? 20_000 : 200_000;
+    const n = h.quick ? 20_000 : 100_000;
     const t0 = Date.UTC(2024, 2, 1);
     const figures: Figure[] = [];
     for (const [label, share] of [

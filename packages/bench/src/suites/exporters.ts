@@ -209,7 +209,7 @@ export const suite: Suite = {
     // Webhook: one POST per alert (concurrency 8), and batched, against bare keep-alive POSTs of the same bodies.
     {
       const s = await sink();
-      const alerts = makeAlerts(h.quick ? 2_000 : 4_000);
+      const alerts = makeAlerts(h.quick ? 1_000 : 2_000);
       const url = `${s.url}/hook`;
       const perAlert = new WebhookExporter(context('webhook'), webhookExporter.validate({ url, concurrency: 8, hmac: { secret: 'bench' } }));
       const batched = new WebhookExporter(context('webhook'), webhookExporter.validate({ url, batch: true }));
@@ -249,7 +249,7 @@ export const suite: Suite = {
     // OTLP: log records through the SDK and OTLP/HTTP JSON, against bare POSTs of the alerts as JSON arrays.
     {
       const s = await sink();
-      const alerts = makeAlerts(h.quick ? 5_000 : 20_000);
+      const alerts = makeAlerts(h.quick ? 5_000 : 10_000);
       const url = `${s.url}/v1/logs`;
       const exporter = new OtlpLogsExporter(context('otlp'), otlpLogs.validate({ url, maxExportBatchSize: 512 }));
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -279,7 +279,7 @@ export const suite: Suite = {
 
     // Quarantine: policy + YAML manifest written per alert, against building the policy only.
     {
-      const alerts = makeAlerts(h.quick ? 1_000 : 2_000);
+      const alerts = makeAlerts(h.quick ? 500 : 1_000);
       const config = k8sQuarantine.validate({ directory: join(dir, 'quarantine') });
       const exporter = new QuarantineExporter(context('k8s_quarantine'), config);
       const options = {

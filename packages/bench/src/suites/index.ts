@@ -13,4 +13,11 @@ export const SUITES: Record<string, () => Promise<Suite>> = {
   'detections-k8s': () => import('./detections-k8s.js').then((m) => m.suite),
   detect: () => import('./detect.js').then((m) => m.suite),
   emulate: () => import('./emulate.js').then((m) => m.suite),
+  'transport-nats': () => import('./transport-nats.js').then((m) => m.suite),
+  'checkpoint-detections': () => import('./checkpoint-detections.js').then((m) => m.suite),
+  e2e: () => import('./e2e.js').then((m) => m.suite),
+  memory: () => import('./memory.js').then((m) => m.suite),
+  export: () => import('./export.js').then((m) => m.suite),
+  latency: () => import('./latency.js').then((m) => m.suite),
+  cores: () => import('./cores.js').then((m) => m.suite),
 };

@@ -55,7 +55,7 @@ export const suite: Suite = {
     const dir = h.tmpDir();
     const plain = join(dir, 'flows.log');
     const gz = join(dir, 'flows.log.gz');
-    const targetBytes = h.quick ? 10 * 1024 * 1024 : 100 * 1024 * 1024;
+    const targetBytes = h.quick ? 10 * 1024 * 1024 : 50 * 1024 * 1024;
     const lines = writeLines(plain, targetBytes);
     const size = statSync(plain).size;
     {

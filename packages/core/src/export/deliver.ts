@@ -30,6 +30,11 @@ export class DeliveredKeys {
     this.state.set(key, true, now);
     if (this.state.size % 1024 === 0) this.state.expire(now);
   }
+
+  /** Forget a key (its batch is complete and will not be sent again). */
+  delete(key: string): boolean {
+    return this.state.delete(key);
+  }
 }
 
 export interface DeliverEachOptions {

@@ -1,5 +1,5 @@
 import type { Meter } from '@opentelemetry/api';
-import { asyncScheduler, BehaviorSubject, merge, type Observable, type SchedulerLike, Subject, type Subscription } from 'rxjs';
+import { asyncScheduler, BehaviorSubject, type Observable, type SchedulerLike, Subject, type Subscription } from 'rxjs';
 import { type Alert, alertFromFinding, type Finding } from '../alert.js';
 import {
   type Clock,
@@ -99,7 +99,15 @@ export interface Pipeline {
    * everything. Idempotent (every call returns the same promise), safe before
    * start, and bounded by `deadlineMs` (default 10 000).
    */
-  shutdown(options?: { deadlineMs?: number }): Promise<ShutdownReport>;
+  shutdown(options?: {
+    deadlineMs?: number;
+    /**
+     * Stop for a restart or a partition move: open windows, orderings and dedup entries are not flushed (they
+     * are in the checkpoint, and the resumed run completes them once). Default: true when the pipeline has a
+     * `checkpoint` store, false otherwise (then shutdown flushes everything, as at the end of input).
+     */
+    keepState?: boolean;
+  }): Promise<ShutdownReport>;
   /** Resolves when every receiver has completed (finite input) and every alert has been handled, or when shut down. */
   readonly done: Promise<void>;
   /** Alerts after hygiene, as delivered to exporters. */
@@ -198,7 +206,10 @@ class PipelineImpl implements Pipeline {
   private exporters: { named: Named<Exporter>; runner: ExportRunner }[] = [];
   private readonly ingress: BoundedQueue<IngressBatch>;
   private readonly tracker: WatermarkTracker;
-  private readonly kindSubjects = new Map<EventKind, Subject<OutflowEvent>>();
+  /** Per event kind, the input subjects of the detections that take it (one subject per detection, stable across reconnects). */
+  private readonly routes = new Map<EventKind, Subject<OutflowEvent>[]>();
+  /** Detection inputs in the order they complete: by the last event kind they take (EVENT_KINDS order), then connect order. */
+  private readonly detectionInputs: { input: Subject<OutflowEvent>; lastKind: number; order: number }[] = [];
   private readonly watermarkSubject = new BehaviorSubject<number>(Number.NEGATIVE_INFINITY);
   private readonly alertsSubject = new Subject<Alert>();
   private readonly suppressedSubject = new Subject<SuppressedFinding>();
@@ -220,6 +231,7 @@ class PipelineImpl implements Pipeline {
   private checkpointTimer: NodeJS.Timeout | undefined;
   private restoreFrom: PipelineCheckpoint | undefined;
   private readonly checkpointHandles = new Map<string, Map<string, CheckpointHandle>>();
+  private readonly restoredHandles = new Set<string>();
   private readonly options: PipelineOptions;
 
   constructor(options: PipelineOptions) {
@@ -391,6 +403,11 @@ class PipelineImpl implements Pipeline {
     this._state = 'starting';
     try {
       this.restoreFrom = this.options.restore ?? (await this.options.checkpoint?.store.load());
+      // Resume at the checkpoint's watermark: windows and orderings restored with the state see the same time.
+      if (typeof this.restoreFrom?.watermark === 'number') {
+        this.tracker.seed(this.restoreFrom.watermark);
+        this.watermarkSubject.next(this.tracker.current());
+      }
       if (this.restoreFrom && this.dedup && Array.isArray(this.restoreFrom.dedup))
         this.dedup.restore(this.restoreFrom.dedup as Parameters<AlertDeduplicator['restore']>[0]);
       this.processors = this.specs.processors.map((s) => this.instantiate(s, 'processor'));
@@ -575,10 +592,10 @@ class PipelineImpl implements Pipeline {
       }
       if (!event) continue;
       if (event.time > maxTime) maxTime = event.time;
-      const subject = this.kindSubjects.get(event.kind);
-      if (subject) {
+      const targets = this.routes.get(event.kind);
+      if (targets !== undefined && targets.length > 0) {
         this.currentEvent = event;
-        subject.next(event);
+        for (let t = 0; t < targets.length; t++) (targets[t] as Subject<OutflowEvent>).next(event);
       }
     }
     this.currentEvent = undefined;
@@ -613,11 +630,19 @@ class PipelineImpl implements Pipeline {
   }
 
   /** Complete detection inputs, flush dedup, and wait for exporters to deliver. */
-  private async finishInput(signal?: AbortSignal): Promise<void> {
+  private async finishInput(signal?: AbortSignal, keepState = false): Promise<void> {
     if (!this.inputsCompleted) {
       this.inputsCompleted = true;
-      for (const subject of this.kindSubjects.values()) subject.complete();
-      if (this.dedup) for (const update of this.dedup.flush(this.clock.now())) this.alertsSubject.next(this.finish(update));
+      // Each detection's input completes in turn, ordered as the kinds it takes: one that takes every kind (a correlation)
+      // completes after the others, so the findings they flush at the end still reach it.
+      // At the end of input, open windows, orderings and dedup entries are final: completing the detections
+      // flushes them. At a shutdown that keeps its state for a restart or a move (checkpoints), they are not:
+      // they live on in the checkpoint and the resumed run completes them once, so nothing is flushed here.
+      if (!keepState) {
+        const inputs = [...this.detectionInputs].sort((a, b) => a.lastKind - b.lastKind || a.order - b.order);
+        for (const { input } of inputs) input.complete();
+        if (this.dedup) for (const update of this.dedup.flush(this.clock.now())) this.alertsSubject.next(this.finish(update));
+      }
     }
     const s = signal ?? new AbortController().signal;
     if (!signal) {
@@ -631,10 +656,17 @@ class PipelineImpl implements Pipeline {
   }
 
   private connectDetections(): void {
-    for (const kind of EVENT_KINDS) this.kindSubjects.set(kind, new Subject<OutflowEvent>());
+    for (const kind of EVENT_KINDS) this.routes.set(kind, []);
     const findings = new Subject<{ finding: Finding; detection: Named<Detection> }>();
     this.subscriptions.push(findings.subscribe(({ finding, detection }) => this.onFinding(finding, detection)));
-    for (const detection of this.detections) this.connect(detection, findings, 0);
+    for (const detection of this.detections) {
+      const d = detection.instance;
+      const kinds = d.kinds && d.kinds.length > 0 ? EVENT_KINDS.filter((k) => d.kinds?.includes(k)) : EVENT_KINDS;
+      const input = new Subject<OutflowEvent>();
+      for (const k of kinds) this.routes.get(k)?.push(input);
+      this.detectionInputs.push({ input, lastKind: Math.max(-1, ...kinds.map((k) => EVENT_KINDS.indexOf(k))), order: this.detectionInputs.length });
+      this.connect(detection, input, findings, 0);
+    }
   }
 
   private detectionContext(detection: Named<Detection>): DetectionContext {
@@ -660,6 +692,11 @@ class PipelineImpl implements Pipeline {
     let handles = this.checkpointHandles.get(detectionId);
     if (!handles) this.checkpointHandles.set(detectionId, (handles = new Map()));
     handles.set(name, handle);
+    const restoredKey = `${detectionId}\u0000${name}`;
+    // A detection reconnected after a stream error registers again: its state then starts fresh, not from the
+    // (by now stale) checkpoint taken before the start.
+    if (this.restoredHandles.has(restoredKey)) return;
+    this.restoredHandles.add(restoredKey);
     const saved = this.restoreFrom?.detections[detectionId]?.[name];
     if (!saved) return;
     if (saved.version !== handle.version) {
@@ -684,7 +721,9 @@ class PipelineImpl implements Pipeline {
     const detections: PipelineCheckpoint['detections'] = {};
     for (const [id, handles] of this.checkpointHandles) {
       const entry: Record<string, { version: string; state: unknown }> = {};
-      for (const [name, handle] of handles) entry[name] = { version: handle.version, state: handle.snapshot() };
+      // Copied now: handles may return live objects, and a store that saves asynchronously must not see state
+      // newer than the positions taken with it.
+      for (const [name, handle] of handles) entry[name] = { version: handle.version, state: structuredClone(handle.snapshot()) };
       detections[id] = entry;
     }
     const positions: Record<string, unknown> = {};
@@ -700,7 +739,7 @@ class PipelineImpl implements Pipeline {
       watermark: Number.isFinite(wm) ? wm : null,
       positions,
       detections,
-      ...(this.dedup ? { dedup: this.dedup.snapshot() } : {}),
+      ...(this.dedup ? { dedup: structuredClone(this.dedup.snapshot()) } : {}),
     };
   }
 
@@ -716,10 +755,14 @@ class PipelineImpl implements Pipeline {
     }
   }
 
-  private connect(detection: Named<Detection>, findings: Subject<{ finding: Finding; detection: Named<Detection> }>, attempt: number): void {
+  private connect(
+    detection: Named<Detection>,
+    input: Subject<OutflowEvent>,
+    findings: Subject<{ finding: Finding; detection: Named<Detection> }>,
+    attempt: number,
+  ): void {
     const d = detection.instance;
-    const kinds = d.kinds && d.kinds.length > 0 ? d.kinds : EVENT_KINDS;
-    const input$ = merge(...kinds.map((k) => this.kindSubjects.get(k) as Subject<OutflowEvent>));
+    const input$ = input.asObservable();
     let output$: Observable<Finding>;
     try {
       output$ = d.connect(input$, this.detectionContext(detection));
@@ -738,7 +781,7 @@ class PipelineImpl implements Pipeline {
           return;
         }
         this.logger.warn('detection stream failed; reconnecting (its state is reset)', { detection: d.id, error: errorMessage(err) });
-        this.connect(detection, findings, attempt + 1);
+        this.connect(detection, input, findings, attempt + 1);
       },
     });
     this.subscriptions.push(sub);
@@ -780,12 +823,12 @@ class PipelineImpl implements Pipeline {
     for (const e of this.exporters) e.runner.enqueue(alert);
   }
 
-  shutdown(options: { deadlineMs?: number } = {}): Promise<ShutdownReport> {
-    this.shutdownPromise ??= this.doShutdown(options.deadlineMs ?? DEFAULT_DEADLINE_MS);
+  shutdown(options: { deadlineMs?: number; keepState?: boolean } = {}): Promise<ShutdownReport> {
+    this.shutdownPromise ??= this.doShutdown(options.deadlineMs ?? DEFAULT_DEADLINE_MS, options.keepState ?? this.options.checkpoint !== undefined);
     return this.shutdownPromise;
   }
 
-  private async doShutdown(deadlineMs: number): Promise<ShutdownReport> {
+  private async doShutdown(deadlineMs: number, keepState: boolean): Promise<ShutdownReport> {
     const started = Date.now();
     const failures: ShutdownReport['failures'] = [];
     if (this._state === 'created') {
@@ -818,7 +861,7 @@ class PipelineImpl implements Pipeline {
     // The state now reflects every event the receivers' positions cover: save it before completing the detections.
     if (this.options.checkpoint && !this.endOfInput) await guard('checkpoint', () => this.saveCheckpoint());
     // 3. Complete detections and flush dedup.
-    await this.finishInput(signal);
+    await this.finishInput(signal, keepState && !this.endOfInput);
     // 4. Deliver queued alerts, then shut exporters down.
     const droppedBefore = this.telemetry.total('dropped', { reason: 'shutdown_deadline' });
     await Promise.all(this.exporters.map((e) => guard(e.named.name, () => e.runner.drain(signal))));

@@ -2,7 +2,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import type { Logger, NetworkFlowEvent, OutflowEvent, Processor } from '@outflow/core';
 import { GlobSet } from '../util/glob.js';
-import { isIpAddress, PRIVATE_CIDRS, parseAddress, parseCidr } from '../util/ip.js';
+import { isIpAddress, PRIVATE_CIDRS, parseAddress, parseCidr, parseIPv4 } from '../util/ip.js';
 import { isObject, str } from '../util/json.js';
 import { PrefixMap } from '../util/prefix-map.js';
 
@@ -239,13 +239,15 @@ export class DestinationClassifier {
   /** Classify one destination. The result is shared; do not mutate it. */
   classify(address: string, port?: number, names?: readonly string[]): Destination {
     if ((this.selfByAddress.size > 0 || this.selfNames.size > 0) && this.isSelf(address, port, names)) return SELF;
-    const hit = this.map.lookup(address);
+    // Dotted IPv4 parsed once, for the lookup and for telling an external address from an unparseable one.
+    const v4 = parseIPv4(address);
+    const hit = v4 >= 0 ? this.map.lookupV4(v4) : this.map.lookup(address);
     if (hit && PRIORITY[hit.class as keyof typeof PRIORITY] <= PRIORITY.allowed) return hit;
     if (names && names.length > 0 && !this.allowNames.empty) {
       for (const n of names) if (this.allowNames.test(n)) return ALLOWED;
     }
     if (hit) return hit;
-    return parseAddress(address) ? EXTERNAL : UNKNOWN;
+    return v4 >= 0 || parseAddress(address) ? EXTERNAL : UNKNOWN;
   }
 }
 

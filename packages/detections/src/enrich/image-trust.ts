@@ -1,4 +1,4 @@
-import type { OutflowEvent, Processor } from '@outflow/core';
+import type { OutflowEvent, Processor, WorkloadIdentity } from '@outflow/core';
 import { GlobSet } from '../util/glob.js';
 
 /** An image reference split into its parts, with Docker Hub defaults applied. */
@@ -143,12 +143,25 @@ export class ImageTrustProcessor implements Processor {
   /** Stateless (the trust list is configuration): nothing to checkpoint. */
   readonly name = 'image_trust';
 
+  /**
+   * Verdicts per identity object: the enrichers hand out shared frozen
+   * identities, so the image of a pod is judged once rather than per event
+   * (the string-keyed cache below costs a concatenation and a hash of
+   * ~140 characters per lookup).
+   */
+  private readonly byIdentity = new WeakMap<WorkloadIdentity, boolean | undefined>();
+
   constructor(private readonly trust: ImageTrust) {}
 
   process(event: OutflowEvent): OutflowEvent {
     const w = event.workload;
     if (!w || (!w.image && !w.imageDigest)) return event;
-    const trusted = this.trust.isTrusted(w.image, w.imageDigest);
+    let trusted = this.byIdentity.get(w);
+    if (trusted === undefined && !this.byIdentity.has(w)) {
+      trusted = this.trust.isTrusted(w.image, w.imageDigest);
+      // only identities that cannot change afterwards are remembered
+      if (Object.isFrozen(w)) this.byIdentity.set(w, trusted);
+    }
     if (trusted === undefined) return event;
     (event.attributes ??= {})['container.image.trusted'] = trusted;
     return event;

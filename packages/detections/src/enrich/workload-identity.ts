@@ -33,7 +33,11 @@ export class Workloads {
 
   /** The workload holding `address` at event time `time`. */
   byIp(address: string, time: number): Readonly<WorkloadIdentity> | undefined {
-    return this.live.lookupIp(address, time) ?? this.inventory.lookupIp(address, time);
+    // An empty index is not asked (no watch or audit stream, or no inventory): half the lookups for external addresses.
+    return (
+      (this.live.ips.size > 0 ? this.live.lookupIp(address, time) : undefined) ??
+      (this.inventory.ips.size > 0 ? this.inventory.lookupIp(address, time) : undefined)
+    );
   }
 
   byContainer(id: string, time: number): Readonly<WorkloadIdentity> | undefined {

@@ -158,6 +158,26 @@ describe('new_external_destination decisions in event time', () => {
     expect(other.ctx.states.get('activity')?.size).toBe(h.ctx.states.get('activity')?.size);
   });
 
+  it('bounded in pairs: past maxPairs the least recently seen workloads are forgotten, and a forgotten one learns afresh', () => {
+    const h = harness({ maxPairs: 100, learnMs: 0, clusterLearnMs: 0 });
+    const pairs = () => h.ctx.states.get('pairs')?.size ?? 0;
+    // 5 workloads × 30 destinations each, in turn: 150 pairs against a cap of 100.
+    for (let w = 0; w < 5; w++) for (let k = 0; k < 30; k++) h.input.next(flow(`w${w}`, T0 + w * 100 + k, `198.51.100.${k}`));
+    h.ctx.wm.next(T0 + 60 * MIN);
+    expect(pairs()).toBeLessThanOrEqual(100);
+    expect(pairs()).toBeGreaterThanOrEqual(60);
+    expect(h.ctx.states.get('workloads')?.size).toBeLessThan(5);
+    // w0 was the least recently seen: forgotten, so a destination it used is new for it again (the cluster still knows it).
+    const before = h.out.length;
+    h.input.next(flow('w0', T0 + 61 * MIN, '198.51.100.3'));
+    h.ctx.wm.next(T0 + 62 * MIN);
+    expect(h.out.slice(before).map((f) => [f.dedupKey, f.attributes?.['outflow.novelty.level']])).toEqual([['c/shop/w0|198.51.100.3', 'workload']]);
+    // w4, the most recent, is still known: the same kind of contact raises nothing.
+    h.input.next(flow('w4', T0 + 63 * MIN, '198.51.100.3'));
+    h.ctx.wm.next(T0 + 64 * MIN);
+    expect(h.out.length).toBe(before + 1);
+  });
+
   it('bad input never throws: flows without addresses or workloads are skipped', () => {
     const h = harness();
     const odd = flow('api', T0, 'not-an-ip');

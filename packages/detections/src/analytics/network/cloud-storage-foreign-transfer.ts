@@ -24,7 +24,17 @@ import { bucketFromArn } from '../../enrich/cloud-resources.js';
 import { isObject, str } from '../../util/json.js';
 import { bucketVerdict } from '../cloud/buckets.js';
 import { type StorageUpload, storageUploads, storageUploadsInLine } from './cloud-cli.js';
-import { clockTime, drainAwareWatermark, egressViewInto, formatBytes, formatSpan, workloadId, workloadIdCache, workloadLabel, newEgressView } from './common.js';
+import {
+  clockTime,
+  drainAwareWatermark,
+  egressViewInto,
+  formatBytes,
+  formatSpan,
+  newEgressView,
+  workloadId,
+  workloadIdCache,
+  workloadLabel,
+} from './common.js';
 
 const MIN = 60_000;
 const HOUR = 3_600_000;

@@ -32,8 +32,8 @@ import {
   egressGroup,
   egressViewInto,
   formatBytes,
-  newEgressView,
   formatSpan,
+  newEgressView,
   workloadIdCache,
   workloadLabel,
 } from './common.js';

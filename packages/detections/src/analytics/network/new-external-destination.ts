@@ -53,6 +53,12 @@ const params = z
     clusterMaxExact: z.number().int().positive().default(16_384),
     /** Most workloads followed; the least recently seen is forgotten beyond it. */
     maxWorkloads: z.number().int().positive().default(50_000),
+    /**
+     * Most (workload, destination) pairs remembered over all workloads (a workload whose set turned into a Bloom
+     * filter counts as the pairs its filter weighs, about 80). Beyond it the least recently seen workloads are
+     * forgotten. Bounds this analytic's memory under any churn of keys: about 140 bytes per pair, 170 MB at the default.
+     */
+    maxPairs: z.number().int().positive().default(1_200_000),
     /** A workload with no flow for this long (event time, ms) is forgotten and learns afresh. */
     ttlMs: z
       .number()
@@ -138,6 +144,9 @@ export const newExternalDestination = defineAnalytic<Params>({
     const cms = new CountMinBaseline({ width: 4096, depth: 4, halfLifeMs: p.countHalfLifeMs });
     const defaultCluster = env.config.cluster.name;
     const idOf = workloadIdCache(defaultCluster);
+    /** What a workload's set weighs against `maxPairs`: its exact pairs, or its filter's words as pairs of ~100 bytes. */
+    const filterWeight = Math.ceil(((wfs.config.filterBits / 32) * (wfs.config.generations + 1) * 8) / 100);
+    const weight = (set: FirstSeenState): number => (wfs.approximate(set) ? filterWeight : wfs.size(set));
     return {
       id: env.detection.id,
       title: env.detection.title,
@@ -146,10 +155,35 @@ export const newExternalDestination = defineAnalytic<Params>({
         return new Observable<Finding>((subscriber) => {
           /** First event time of any flow per workload: its learning window starts there. */
           const activity = new KeyedState<string, number>({ maxKeys: p.maxWorkloads, ttlMs: p.ttlMs });
-          const workloads = new KeyedState<string, WorkloadState>({ maxKeys: p.maxWorkloads, ttlMs: p.ttlMs });
+          /** Pairs held over all workloads' sets (see `maxPairs`). */
+          let pairs = 0;
+          const workloads = new KeyedState<string, WorkloadState>({
+            maxKeys: p.maxWorkloads,
+            ttlMs: p.ttlMs,
+            onEvict: (_key, value) => {
+              pairs -= weight(value.set);
+            },
+          });
+          /** Forget the least recently seen workloads (not `keep`) until the pairs are 5 % under the cap. */
+          const shed = (keep: string) => {
+            const target = p.maxPairs * 0.95;
+            const gone: string[] = [];
+            for (const [key, value] of workloads.entries()) {
+              if (pairs <= target) break;
+              if (key === keep) continue;
+              pairs -= weight(value.set);
+              gone.push(key);
+            }
+            for (const key of gone) workloads.delete(key);
+          };
           const clusters = new KeyedState<string, ClusterState>({ maxKeys: 1_000, ttlMs: p.forgetMs });
           ctx.registerState('workloads', workloads);
           ctx.registerState('activity', activity);
+          ctx.registerState('pairs', {
+            get size() {
+              return pairs;
+            },
+          });
           ctx.registerCheckpoint?.('first_seen', {
             version: `1|${[...classes].join(',')}|${p.prefixV4}|${p.prefixV6}|${p.forgetMs}|${p.countHalfLifeMs}`,
             snapshot: () => ({ activity: activity.snapshot(), workloads: workloads.snapshot(), clusters: clusters.snapshot() }),
@@ -158,6 +192,8 @@ export const newExternalDestination = defineAnalytic<Params>({
               activity.restore(s.activity);
               workloads.restore(s.workloads);
               clusters.restore(s.clusters);
+              pairs = 0;
+              for (const [, value] of workloads.entries()) pairs += weight(value.set);
             },
           });
           let counter = 0;
@@ -206,7 +242,10 @@ export const newExternalDestination = defineAnalytic<Params>({
             const workloadSamples = wfs.samples(ws.set);
             cs.set = cfs.update(cs.set, c.dest, t);
             cs.counts = cms.update(cs.counts, c.dest, t);
+            const before = weight(ws.set);
             ws.set = wfs.update(ws.set, c.dest, t);
+            pairs += weight(ws.set) - before;
+            if (pairs > p.maxPairs) shed(c.wid);
             if (!clusterKnown && clusterAge >= p.clusterLearnMs) {
               return finding(env, c, 'cluster', { workloadAge, clusterAge, count, total, clusterSize, workloadSize, workloadSamples });
             }
