@@ -216,8 +216,9 @@ describe.skipIf(!natsBin)('partitioned detection with durable state', () => {
     expect(got.map(deliveryKey).sort()).toEqual(reference.map(deliveryKey).sort());
     // it resumed at the checkpointed positions: only the 300 new events were read again
     expect(processed(second)).toBe(300);
-    // what the detections flushed when the first process stopped (tallies of an input that had not ended) was held back
-    expect(first.stats.suppressed).toBeGreaterThan(0);
+    // a checkpointed pipeline keeps its open windows in the checkpoint at a stop instead of flushing them as if the
+    // input had ended, so the first process had nothing premature to hold back
+    expect(first.stats.suppressed).toBe(0);
   });
 
   it('after a crash the restarted process replays from its last checkpoint: same alerts, replays dropped as duplicates', async () => {
