@@ -143,6 +143,69 @@ describe('WorkloadIdentityProcessor', () => {
     expect(after.workload).toBeUndefined();
   });
 
+  it('an identity a source set without the cluster (Tetragon) is completed from the same pod, never overwritten', () => {
+    const { p } = processor();
+    for (const pod of pods) p.workloads.live.upsert(podFromObject(pod, 'prod-eu', 0) as PodRecord, 'kubernetes');
+    const t = T('2024-03-01T00:30:00Z');
+    // Tetragon: the pod, its namespace and the Deployment, no cluster; the local end and the event share the identity.
+    const tetragon = { namespace: 'shop', pod: 'web-7d4b9c8f6d-x2x9k', workloadKind: 'Deployment', workloadName: 'web' };
+    const sent = flowEvent({
+      time: t,
+      source: 'tetragon',
+      src: { address: '10.42.0.15', workload: tetragon },
+      dst: { address: '8.8.8.8' },
+      workload: tetragon,
+    });
+    const flow = p.process(sent);
+    if (flow.kind !== 'network_flow') throw new Error('not a flow');
+    expect(flow.src.workload).toMatchObject({
+      cluster: 'prod-eu',
+      namespace: 'shop',
+      pod: 'web-7d4b9c8f6d-x2x9k',
+      image: 'registry.example.com/shop/web:1.4',
+      labels: { app: 'web', 'pod-template-hash': '7d4b9c8f6d' },
+      // What the source said stays (the index names the ReplicaSet).
+      workloadKind: 'Deployment',
+      workloadName: 'web',
+    });
+    expect(flow.workload).toBe(flow.src.workload);
+    expect(tetragon).toEqual({ namespace: 'shop', pod: 'web-7d4b9c8f6d-x2x9k', workloadKind: 'Deployment', workloadName: 'web' });
+    // The pod at the other end, named by the source with a name only: the address's pod has that name.
+    const inbound = p.process(
+      flowEvent({
+        time: t,
+        source: 'tetragon',
+        direction: 'ingress',
+        src: { address: '203.0.113.5' },
+        dst: { address: '10.42.0.17', workload: { pod: 'cart-0' } },
+      }),
+    );
+    expect(inbound.kind === 'network_flow' && inbound.dst.workload).toMatchObject({
+      cluster: 'prod-eu',
+      namespace: 'shop',
+      pod: 'cart-0',
+      workloadKind: 'StatefulSet',
+    });
+    expect(inbound.workload).toMatchObject({ cluster: 'prod-eu', pod: 'cart-0' });
+    // A pod the index does not know (or another pod at that address): only the cluster, from the configuration.
+    const unknown = p.process(
+      flowEvent({ time: t, src: { address: '10.42.0.15', workload: { namespace: 'shop', pod: 'other-0' } }, dst: { address: '8.8.8.8' } }),
+    );
+    expect(unknown.kind === 'network_flow' && unknown.src.workload).toEqual({ cluster: 'prod-eu', namespace: 'shop', pod: 'other-0' });
+    // An identity with a cluster is the source's, untouched.
+    const own = { cluster: 'elsewhere', namespace: 'shop', pod: 'web-7d4b9c8f6d-x2x9k' };
+    const kept = p.process(flowEvent({ time: t, src: { address: '10.42.0.15', workload: own }, dst: { address: '8.8.8.8' } }));
+    expect(kept.kind === 'network_flow' && kept.src.workload).toBe(own);
+    // Process events: an unknown container id, but the pod named: completed the same way.
+    const exec = p.process(processExec({ time: t, source: 'tetragon', workload: { namespace: 'shop', pod: 'cart-0', containerId: 'ffffffffffff' } }));
+    expect(exec.workload).toMatchObject({ cluster: 'prod-eu', pod: 'cart-0', workloadName: 'cart', containerId: 'ffffffffffff' });
+    // Without a configured cluster and an unknown pod, nothing to complete it with.
+    const bare = processor({ cluster: undefined }).p.process(
+      flowEvent({ time: t, src: { address: '10.9.9.9', workload: { pod: 'x' } }, dst: { address: '8.8.8.8' } }),
+    );
+    expect(bare.kind === 'network_flow' && bare.src.workload).toEqual({ pod: 'x' });
+  });
+
   it('process, file and runtime events: pod, workload and image from the container id (full or short, with or without runtime scheme)', () => {
     const { p } = processor();
     for (const pod of pods) p.workloads.live.upsert(podFromObject(pod, 'prod-eu', 0) as PodRecord, 'kubernetes');

@@ -105,7 +105,9 @@ const LEARN_VERBS = new Set(['create', 'update', 'patch', 'delete']);
  *   a caller that is a pod is named in `k8s.audit.actor.*` attributes;
  * - cloud API calls from a pod address (VPC endpoints): the pod.
  *
- * Fields the event already has are kept; only missing ones are filled.
+ * Fields the event already has are kept; only missing ones are filled. An
+ * identity a source set without the cluster (Tetragon's) is completed from
+ * the same pod in the index, and its cluster from the configuration.
  *
  * Checkpointed (`checkpoint`): the live index — pods learned from the audit
  * stream and the watch, with the time each held its addresses, so that a
@@ -197,11 +199,11 @@ export class WorkloadIdentityProcessor implements Processor {
       case 'process_exec':
       case 'file_access':
       case 'runtime_alert': {
-        const id = event.workload?.containerId;
-        if (id) {
-          const found = this.workloads.byContainer(id, event.time);
-          if (found) event.workload = merge(event.workload, found);
-        }
+        const w = event.workload;
+        const id = w?.containerId;
+        const found = id ? this.workloads.byContainer(id, event.time) : undefined;
+        if (found) event.workload = merge(w, found);
+        else if (w) event.workload = this.completed(w, event.time);
         break;
       }
       case 'k8s_audit':
@@ -221,14 +223,43 @@ export class WorkloadIdentityProcessor implements Processor {
 
   private fillFlow(event: NetworkFlowEvent): void {
     const t = event.time;
-    const src = event.src.workload ? event.src.workload : this.workloads.byIp(event.src.address, t);
-    const dst = event.dst.workload ? event.dst.workload : this.workloads.byIp(event.dst.address, t);
-    if (src && !event.src.workload) event.src.workload = src;
-    if (dst && !event.dst.workload) event.dst.workload = dst;
-    if (!event.workload) {
+    const givenSrc = event.src.workload;
+    const givenDst = event.dst.workload;
+    const given = event.workload;
+    // An end the source named (Tetragon, Hubble) is kept, completed where it lacks the cluster; the others are looked up.
+    const src = givenSrc ? this.completed(givenSrc, t, event.src.address) : this.workloads.byIp(event.src.address, t);
+    const dst = givenDst ? this.completed(givenDst, t, event.dst.address) : this.workloads.byIp(event.dst.address, t);
+    if (src) event.src.workload = src;
+    if (dst) event.dst.workload = dst;
+    if (!given) {
       const local = event.direction === 'ingress' ? (dst ?? src) : (src ?? dst);
       if (local) event.workload = local;
+    } else if (given === givenSrc) event.workload = src;
+    else if (given === givenDst) event.workload = dst;
+    else event.workload = this.completed(given, t, event.direction === 'ingress' ? event.dst.address : event.src.address);
+  }
+
+  /**
+   * A workload identity a source set, completed when it lacks the cluster
+   * (Tetragon names the pod but not the cluster): the fields it lacks are
+   * filled from the same pod in the index (by pod name, by container id, or
+   * by the address when the pod there has the name the source gave), and the
+   * cluster, failing that, from the configuration. Fields the source set are
+   * never overwritten. An identity with a cluster is returned as it is.
+   */
+  private completed(w: WorkloadIdentity, time: number, address?: string): WorkloadIdentity {
+    if (w.cluster !== undefined) return w;
+    const cluster = this.options.cluster;
+    let found: Readonly<WorkloadIdentity> | undefined;
+    if (w.pod && w.namespace) found = this.workloads.byPod(cluster, w.namespace, w.pod, time);
+    if (!found && w.containerId) found = this.workloads.byContainer(w.containerId, time);
+    if (!found && w.pod && address) {
+      const there = this.workloads.byIp(address, time);
+      if (there?.pod === w.pod && (w.namespace === undefined || there.namespace === w.namespace)) found = there;
     }
+    const out = found ? merge(w, found) : w;
+    if (out.cluster !== undefined || cluster === undefined) return out;
+    return { ...stripUndefined(out), cluster };
   }
 
   private audit(event: K8sAuditEvent): void {
