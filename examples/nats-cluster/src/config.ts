@@ -23,21 +23,20 @@ export const WATERMARK: WatermarkOptions = { maxOutOfOrdernessMs: 60_000, idleTi
 
 /**
  * Analytics of the t1537 preset the demo turns off (unless `--full-preset`), so that what it compares is what
- * partitioning with checkpoints guarantees:
- *
- * - `exfiltration_chain` and `cloud_storage_foreign_transfer` keep state across events but do not register it
- *   with `ctx.registerCheckpoint`: a moved partition would restart them empty;
- * - `new_external_destination` also keeps cluster-wide state (destinations first seen anywhere in the cluster,
- *   their popularity), which a partition keyed by workload only partly sees.
+ * partitioning with checkpoints guarantees. Every analytic of the preset checkpoints its state (a moved partition
+ * restores it), but `new_external_destination` also keeps cluster-wide state (destinations first seen anywhere in
+ * the cluster, their popularity, how long the cluster has been observed), which a partition keyed by workload only
+ * partly sees: partitioned, it differs from the single process even without any interruption.
  */
-export const OFF_IN_DEMO = ['exfiltration_chain', 'cloud_storage_foreign_transfer', 'new_external_destination'] as const;
+export const OFF_IN_DEMO = ['new_external_destination'] as const;
 
 /**
  * The demo's detection key: `detectionKey`, with the cluster name filled into workload identities that lack
- * it. The flows Tetragon reports carry a workload identity without the cluster (and the enricher does not
- * complete an identity a source already set), so without this they would have another key than the pod's
- * other events and land in another partition, away from the analytics that correlate them. A single-cluster
- * collector knows its cluster name.
+ * it. The flows Tetragon reports carry a workload identity without the cluster; the collector's workload
+ * identity enricher completes it (from the same pod in its index, else from the configured cluster), and this
+ * is the fallback for events that do not pass through it: without the cluster they would have another key than
+ * the pod's other events and land in another partition, away from the analytics that correlate them. A
+ * single-cluster collector knows its cluster name.
  */
 export function demoKey(cluster: string | undefined): KeyFunction {
   return (event) =>

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventRef, FileCheckpointStore, type OutflowEvent, type PipelineCheckpoint } from '@outflow/core';
+import { type Alert, eventRef, FileCheckpointStore, type OutflowEvent, type PipelineCheckpoint } from '@outflow/core';
 import { type GeneratedTelemetry, generateScenario, type StepLabel, writeScenario } from '@outflow/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { T1537ConfigInput } from '../../src/index.js';
@@ -19,11 +19,10 @@ const ATTACKS = ['exfil_chain', 'slow_exfil', 'exfil_netcat', 'exfil_foreign_buc
 const BENIGN = ['web_services', 'batch_jobs', 'nightly_backup', 'ci_pulls', 'admin_ops'];
 
 /**
- * Analytics whose state is being wired to checkpoints in a separate change
- * (network and correlation): disabled here until they checkpoint everything
- * they hold, then removed from this list.
+ * Analytics whose state is not (yet) wired to checkpoints: disabled here until they checkpoint everything they hold,
+ * then removed from this list. Every analytic of the preset checkpoints its state now.
  */
-const NOT_YET_CHECKPOINTED = ['egress_volume_anomaly', 'new_external_destination', 'cloud_storage_foreign_transfer', 'exfiltration_chain'];
+const NOT_YET_CHECKPOINTED: string[] = [];
 
 /** Analytics with state of their own: each must alert in the uninterrupted run, or the comparison proves nothing about it. */
 const STATEFUL = [
@@ -34,6 +33,10 @@ const STATEFUL = [
   'exec_payload',
   'secret_harvesting',
   'untrusted_image_sensitive_access',
+  'egress_volume_anomaly',
+  'new_external_destination',
+  'cloud_storage_foreign_transfer',
+  'exfiltration_chain',
 ];
 
 const BATCH = 100;
@@ -105,6 +108,18 @@ function cutAfter(events: readonly OutflowEvent[], label: StepLabel, nth = 0): n
   return i + 1;
 }
 
+/** Index just after the last event before `time` (the first event at or after it is the first of the resumed run). */
+function cutAtTime(events: readonly OutflowEvent[], time: number): number {
+  const i = events.findIndex((e) => e.time >= time);
+  if (i < 0) throw new Error(`no event at or after ${new Date(time).toISOString()}`);
+  return i;
+}
+
+/** Index inside a step that has a duration: `fraction` of the way from its start to its end. */
+function cutInside(events: readonly OutflowEvent[], label: StepLabel, fraction: number): number {
+  return cutAtTime(events, label.start + fraction * (label.end - label.start));
+}
+
 function attackLabel(scenario: string, step: string): StepLabel {
   const l = telemetry.labels.find((x) => x.scenario === scenario && x.step === step);
   if (!l) throw new Error(`no step ${scenario}/${step}`);
@@ -140,6 +155,16 @@ describe('the t1537 preset restarted from its checkpoint', () => {
       cutAfter(merged, attackLabel('exfil_chain', 'snapshot_consumed')),
       // The exec before a cloud copy to a foreign bucket.
       cutAfter(merged, attackLabel('exfil_foreign_bucket', 'exec')),
+      // The copy's command noted, its bytes flowing into an open window; and halfway through it.
+      cutAfter(merged, attackLabel('exfil_foreign_bucket', 'foreign_bucket_upload')),
+      cutInside(merged, attackLabel('exfil_foreign_bucket', 'foreign_bucket_upload'), 0.5),
+      // Halfway through the archive's upload: egress windows half summed, flows held for ordering, its chain complete
+      // but still settling.
+      cutInside(merged, attackLabel('exfil_chain', 'upload'), 0.5),
+      // After it: that chain reported, the netcat attack's complete but still settling.
+      cutAtTime(merged, attackLabel('exfil_chain', 'upload').end + 10 * 60_000),
+      // Halfway through the slow trickle to a never-seen destination.
+      cutInside(merged, attackLabel('slow_exfil', 'trickle'), 0.5),
       // In the quiet learning hours.
       Math.floor(merged.length / 3),
     ];
@@ -179,6 +204,49 @@ describe('the t1537 preset restarted from its checkpoint', () => {
     expect(ckpt?.detections['processor:t1537.workload_identity']?.state?.version).toMatch(/^workload_identity\.live\/1\+[0-9a-f]{8}$/);
     expect(ckpt?.detections['processor:t1537.image_trust']).toBeUndefined();
     expect(ckpt?.detections['processor:t1537.destination_class']).toBeUndefined();
+  }, 30_000);
+
+  it('the checkpoint holds the network analytics’ state: open windows, upload commands, held flows, first contacts, chains', async () => {
+    const cut = cutInside(merged, attackLabel('exfil_foreign_bucket', 'foreign_bucket_upload'), 0.5);
+    const [first] = await interrupted([merged], [[cut]]);
+    const ckpt = first?.checkpoint;
+    // The copy's command, remembered for the window its bytes are flowing into (still open: not flushed at shutdown).
+    const commands = (stateOf(ckpt, 'cloud_storage_foreign_transfer', 'commands') as { commands: { key: string; value: { upload: { bucket: string } }[] }[] })
+      .commands;
+    expect(commands.flatMap((c) => c.value.map((a) => `${c.key} ${a.upload.bucket}`))).toContain('prod-eu-1/data/etl-hourly exfil-drop-999988887777');
+    type Windows = { watermark: number | null; windows: [number, [string, unknown, number][]][] };
+    const storage = stateOf(ckpt, 'cloud_storage_foreign_transfer', 'windows') as Windows;
+    expect(storage.windows.flatMap(([, cells]) => cells.map(([key]) => key))).toContain('prod-eu-1/data/etl-hourly');
+    const egress = stateOf(ckpt, 'egress_volume_anomaly', 'windows') as Windows;
+    expect(egress.windows.flatMap(([, cells]) => cells.map(([key]) => key))).toContain('prod-eu-1/data/etl-hourly');
+    expect((stateOf(ckpt, 'egress_volume_anomaly', 'baselines') as { entries: unknown[] }).entries.length).toBeGreaterThan(0);
+    expect((stateOf(ckpt, 'new_external_destination', 'first_seen') as { workloads: unknown[] }).workloads.length).toBeGreaterThan(0);
+    expect((stateOf(ckpt, 'new_external_destination', 'order_buffer') as { items: unknown[] }).items.length).toBeGreaterThan(0);
+    const chains = (stateOf(ckpt, 'exfiltration_chain', 'chains') as { chains: { key: string }[] }).chains;
+    expect(chains.map((c) => c.key)).toContain('prod-eu-1/shop/api');
+    for (const [id, name, layout] of [
+      ['egress_volume_anomaly', 'baselines', 'egress_volume_anomaly.baselines/1'],
+      ['egress_volume_anomaly', 'windows', 'egress_volume_anomaly.windows/1'],
+      ['new_external_destination', 'first_seen', 'new_external_destination.first_seen/1'],
+      ['cloud_storage_foreign_transfer', 'commands', 'cloud_storage_foreign_transfer.commands/1'],
+      ['cloud_storage_foreign_transfer', 'windows', 'cloud_storage_foreign_transfer.windows/1'],
+      ['exfiltration_chain', 'chains', 'exfiltration_chain.chains/1'],
+    ] as const) {
+      expect(ckpt?.detections[id]?.[name]?.version).toMatch(new RegExp(`^${layout.replace(/[./]/g, '\\$&')}\\+[0-9a-f]{8}$`));
+    }
+    expect(ckpt?.detections.new_external_destination?.order_buffer?.version).toBe('order_buffer/1');
+  }, 30_000);
+
+  it('the comparison catches lost network state: without it the transfer to the foreign bucket goes unreported', async () => {
+    const cut = cutInside(merged, attackLabel('exfil_foreign_bucket', 'foreign_bucket_upload'), 0.5);
+    const [first] = await interrupted([merged], [[cut]]);
+    const stripped = structuredClone(first?.checkpoint as PipelineCheckpoint);
+    delete stripped.detections.cloud_storage_foreign_transfer;
+    const second = await runPhase(fresh([merged]), config, { restore: stripped, batchSize: BATCH });
+    const foreign = (alerts: readonly Alert[]) =>
+      alerts.filter((a) => a.detection.id === 'cloud_storage_foreign_transfer' && a.dedupKey.startsWith('prod-eu-1/data/etl-hourly|')).map((a) => a.status);
+    expect(foreign(wholeMerged.alerts)).toEqual(['new', 'update']);
+    expect(foreign([...(first?.alerts ?? []), ...second.alerts])).toEqual([]);
   }, 30_000);
 
   it('the comparison catches lost state: restarting with the positions but without the operators’ state gives other alerts', async () => {

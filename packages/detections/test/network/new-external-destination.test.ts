@@ -151,7 +151,7 @@ describe('new_external_destination decisions in event time', () => {
     for (let i = 0; i < 10; i++) h.input.next(flow(`w${i}`, T0 + i, '198.51.100.1'));
     expect(h.ctx.states.get('activity')?.size).toBeLessThanOrEqual(4);
     const cp = h.ctx.checkpoints.get('first_seen');
-    expect(cp?.version).toMatch(/^1\|external\|32\|128\|/);
+    expect(cp?.version).toMatch(/^new_external_destination\.first_seen\/1\+[0-9a-f]{8}$/);
     const snap = JSON.parse(JSON.stringify(cp?.snapshot()));
     const other = harness({ maxWorkloads: 4 });
     other.ctx.checkpoints.get('first_seen')?.restore(snap);

@@ -8,6 +8,7 @@ import {
   type Finding,
   KeyedState,
   type OutflowEvent,
+  SEVERITIES,
   SEVERITY_ID,
   type Severity,
   type WorkloadIdentity,
@@ -15,6 +16,23 @@ import {
 } from '@outflow/core';
 import { Observable } from 'rxjs';
 import { type AnalyticEnv, ATTACK, adjustSeverity, defineAnalytic } from '../../analytic.js';
+import {
+  CheckpointFormatError,
+  decodeKeyed,
+  decodeKeySet,
+  decodeRefs,
+  decodeTime,
+  encodeRefs,
+  encodeTime,
+  expectArray,
+  expectNumber,
+  expectObject,
+  expectString,
+  expectStrings,
+  snapshotKeyed,
+  snapshotKeySet,
+  stateVersion,
+} from '../../enrich/checkpoint.js';
 import { formatSpan, workloadId, workloadLabel } from '../network/common.js';
 import { CHAIN_STAGES, type ChainStage, DEFAULT_STAGES, StageClassifier } from './stages.js';
 
@@ -88,6 +106,8 @@ interface Chain {
 const ACTOR_KEYS = ['user.name', 'user.id', 'k8s.user.name', 'enduser.id', 'k8s.audit.user'];
 /** Workloads remembered per actor (the oldest link is dropped beyond it). */
 const MAX_LINKS = 64;
+/** Reported spans remembered per chain (the oldest is dropped beyond it). */
+const MAX_REPORTED = 8;
 
 /** The human or principal behind an alert, when it names one. */
 function actorOf(alert: Alert): string | undefined {
@@ -160,6 +180,64 @@ export const exfiltrationChain = defineAnalytic<Params>({
           const dirty = new Set<string>();
           let watermark = Number.NEGATIVE_INFINITY;
           ctx.registerState('chains', chains);
+          // Checkpointed: chains, actor links, alerts seen, orphans and the chains still settling. What they mean depends on
+          // the window, the settle time and the tolerance, the stage map and the cluster name (in the keys).
+          ctx.registerCheckpoint('chains', {
+            version: stateVersion('exfiltration_chain.chains/1', {
+              windowMs: p.windowMs,
+              settleMs: p.settleMs,
+              orderToleranceMs: p.orderToleranceMs,
+              stages: { foothold: [...p.stages.foothold].sort(), collection: [...p.stages.collection].sort(), exfiltration: [...p.stages.exfiltration].sort() },
+              cluster: defaultCluster ?? null,
+            }),
+            snapshot: () => ({
+              watermark: encodeTime(watermark),
+              chains: snapshotKeyed(chains, encodeChain),
+              actors: snapshotKeyed(actors, (links) => [...links]),
+              seen: snapshotKeySet(seen),
+              orphans: snapshotKeyed(orphans, (list) => list.map(encodeMember)),
+              dirty: [...dirty],
+            }),
+            restore: (state) => {
+              const s = expectObject(state, 'exfiltration_chain state');
+              const savedWatermark = decodeTime(s.watermark, Number.NEGATIVE_INFINITY, 'watermark');
+              const chainEntries = decodeKeyed(s.chains, (raw, key) => decodeChain(raw, key, p.maxMembersPerStage), 'chains');
+              const actorEntries = decodeKeyed(
+                s.actors,
+                (raw, key) => {
+                  const links = new Map<string, number>();
+                  for (const [i, item] of expectArray(raw, `actor ${key}`).entries()) {
+                    const pair = expectArray(item, `actor ${key}[${i}]`);
+                    links.set(expectString(pair[0], `actor ${key}[${i}][0]`), expectNumber(pair[1], `actor ${key}[${i}][1]`));
+                  }
+                  // The newest links, as onAlert keeps them.
+                  for (const w of links.keys()) {
+                    if (links.size <= MAX_LINKS) break;
+                    links.delete(w);
+                  }
+                  return links;
+                },
+                'actors',
+              );
+              const seenEntries = decodeKeySet(s.seen, 'seen');
+              const orphanEntries = decodeKeyed(
+                s.orphans,
+                (raw, key) =>
+                  expectArray(raw, `orphans ${key}`)
+                    .map((m, i) => decodeMember(m, `orphans ${key}[${i}]`))
+                    .slice(0, p.maxMembersPerStage),
+                'orphans',
+              );
+              const savedDirty = expectStrings(s.dirty, 'dirty');
+              chains.restore(chainEntries);
+              actors.restore(actorEntries);
+              seen.restore(seenEntries);
+              orphans.restore(orphanEntries);
+              dirty.clear();
+              for (const wid of savedDirty) if (chains.has(wid)) dirty.add(wid);
+              watermark = savedWatermark;
+            },
+          });
 
           const emit = (f: Finding) => subscriber.next(f);
 
@@ -189,7 +267,7 @@ export const exfiltrationChain = defineAnalytic<Params>({
               if (!found) return false;
               if (found.due > wm) return true;
               chain.reported.push({ start: found.start, end: found.start + p.windowMs });
-              if (chain.reported.length > 8) chain.reported.shift();
+              if (chain.reported.length > MAX_REPORTED) chain.reported.shift();
               emit(incident(env, chain, found));
             }
           };
@@ -299,6 +377,78 @@ export const exfiltrationChain = defineAnalytic<Params>({
     };
   },
 });
+
+/** A member alert as plain data (a copy). */
+function encodeMember(m: Member): Record<string, unknown> {
+  return { ...m, evidence: encodeRefs(m.evidence), ...(m.actor === undefined ? {} : { actor: m.actor }) };
+}
+
+function decodeMember(raw: unknown, what: string): Member {
+  const v = expectObject(raw, what);
+  const stage = expectString(v.stage, `${what}.stage`);
+  if (!(CHAIN_STAGES as readonly string[]).includes(stage)) throw new CheckpointFormatError(`${what}.stage is not a chain stage`);
+  const severity = expectString(v.severity, `${what}.severity`);
+  if (!(SEVERITIES as readonly string[]).includes(severity)) throw new CheckpointFormatError(`${what}.severity is not a severity`);
+  return {
+    id: expectString(v.id, `${what}.id`),
+    detection: expectString(v.detection, `${what}.detection`),
+    title: expectString(v.title, `${what}.title`),
+    stage: stage as ChainStage,
+    time: expectNumber(v.time, `${what}.time`),
+    severity: severity as Severity,
+    evidence: decodeRefs(v.evidence, `${what}.evidence`),
+    summary: expectString(v.summary, `${what}.summary`),
+    actor: v.actor === undefined ? undefined : expectString(v.actor, `${what}.actor`),
+  };
+}
+
+/** A chain as plain data (a copy). */
+function encodeChain(c: Chain): Record<string, unknown> {
+  return {
+    wid: c.wid,
+    workload: { ...c.workload },
+    members: {
+      foothold: c.members.foothold.map(encodeMember),
+      collection: c.members.collection.map(encodeMember),
+      exfiltration: c.members.exfiltration.map(encodeMember),
+    },
+    reported: c.reported.map((r) => ({ ...r })),
+  };
+}
+
+function decodeChain(raw: unknown, key: string, maxMembersPerStage: number): Chain {
+  const what = `chain ${key}`;
+  const v = expectObject(raw, what);
+  const m = expectObject(v.members, `${what}.members`);
+  const members = {} as Record<ChainStage, Member[]>;
+  for (const stage of CHAIN_STAGES) {
+    // The newest members per stage (sorted by time), as addMember keeps them.
+    const list = expectArray(m[stage], `${what}.members.${stage}`).map((x, i) => decodeMember(x, `${what}.members.${stage}[${i}]`));
+    if (list.some((x) => x.stage !== stage)) throw new CheckpointFormatError(`${what}.members.${stage} holds a member of another stage`);
+    members[stage] = list.slice(-maxMembersPerStage);
+  }
+  const reported = expectArray(v.reported, `${what}.reported`)
+    .map((r, i) => {
+      const span = expectObject(r, `${what}.reported[${i}]`);
+      return { start: expectNumber(span.start, `${what}.reported[${i}].start`), end: expectNumber(span.end, `${what}.reported[${i}].end`) };
+    })
+    .slice(-MAX_REPORTED);
+  return { wid: expectString(v.wid, `${what}.wid`), workload: decodeWorkload(v.workload, `${what}.workload`), members, reported };
+}
+
+/** A workload identity read back from a checkpoint: string fields, and string labels. */
+function decodeWorkload(raw: unknown, what: string): WorkloadIdentity {
+  const v = expectObject(raw, what);
+  const out: Record<string, unknown> = {};
+  for (const [k, value] of Object.entries(v)) {
+    if (k === 'labels') {
+      const labels: Record<string, string> = {};
+      for (const [l, x] of Object.entries(expectObject(value, `${what}.labels`))) labels[l] = expectString(x, `${what}.labels.${l}`);
+      out.labels = labels;
+    } else out[k] = expectString(value, `${what}.${k}`);
+  }
+  return out as WorkloadIdentity;
+}
 
 interface Found {
   /** Event time of the chain's first foothold. */

@@ -15,11 +15,25 @@ import {
   safeMap,
   tumblingWindows,
   type WindowResult,
+  type WindowStateHandle,
   type WorkloadIdentity,
   z,
 } from '@outflow/core';
 import { mergeMap, Observable } from 'rxjs';
 import { type AnalyticEnv, ATTACK, adjustSeverity, defineAnalytic } from '../../analytic.js';
+import {
+  CheckpointFormatError,
+  decodeKeyed,
+  decodeRefs,
+  decodeTime,
+  encodeTime,
+  expectArray,
+  expectNumber,
+  expectObject,
+  expectString,
+  snapshotKeyed,
+  stateVersion,
+} from '../../enrich/checkpoint.js';
 import { bucketFromArn } from '../../enrich/cloud-resources.js';
 import { isObject, str } from '../../util/json.js';
 import { bucketVerdict } from '../cloud/buckets.js';
@@ -113,6 +127,8 @@ interface Acc {
 }
 
 const MAX_TRAIL = 32;
+/** Remote addresses kept per window. */
+const MAX_REMOTES = 16;
 
 /**
  * 16. Large transfer to cloud storage of an account we do not own: bytes a
@@ -167,6 +183,45 @@ export const cloudStorageForeignTransfer = defineAnalytic<Params>({
           const commands = new KeyedState<string, Attribution[]>({ maxKeys: p.maxWorkloads, ttlMs: Math.max(p.lookbackMs, HOUR) + p.windowMs * 2 });
           ctx.registerState('upload_commands', commands);
           let counter = 0;
+          // Checkpointed: the upload commands remembered per workload (keyed by the cluster name, kept for the TTL), and the
+          // open windows (bytes and CloudTrail writes so far: versioned by the window and by what routes an event into them).
+          // A shutdown that keeps its state leaves the windows open; the resumed run completes them.
+          const cluster = defaultCluster ?? null;
+          ctx.registerCheckpoint('commands', {
+            version: stateVersion('cloud_storage_foreign_transfer.commands/1', { ttlMs: commands.ttlMs, cluster }),
+            snapshot: () => ({ counter, commands: snapshotKeyed(commands, (list) => list.map(encodeAttribution)) }),
+            restore: (state) => {
+              const s = expectObject(state, 'cloud_storage_foreign_transfer state');
+              const savedCounter = expectNumber(s.counter, 'counter');
+              const entries = decodeKeyed(
+                s.commands,
+                // The newest maxCommands per workload, as noteCommand keeps them.
+                (raw, key) =>
+                  expectArray(raw, `commands ${key}`)
+                    .map((a, i) => decodeAttribution(a, `commands ${key}[${i}]`))
+                    .slice(-p.maxCommands),
+                'commands',
+              );
+              commands.restore(entries);
+              counter = savedCounter;
+            },
+          });
+          const windowsVersion = stateVersion('cloud_storage_foreign_transfer.windows/1', {
+            windowMs: p.windowMs,
+            storageServices: [...storage].sort(),
+            writeOperations: [...writes].sort(),
+            cluster,
+          });
+          const onWindows = (handle: WindowStateHandle<string, Acc>) =>
+            ctx.registerCheckpoint('windows', {
+              version: windowsVersion,
+              snapshot: () => encodeWindows(handle),
+              restore: (state) => {
+                const { snapshot, dropped } = decodeWindows(state, p.maxOpenWindows, p.maxEvidence);
+                handle.restore(snapshot);
+                if (dropped > 0) ctx.metrics.add('dropped', dropped, 'window_cap');
+              },
+            });
 
           const noteCommand = (key: string, a: Attribution) => {
             const list = commands.getOrCreate(key, a.time, () => []);
@@ -319,6 +374,7 @@ export const cloudStorageForeignTransfer = defineAnalytic<Params>({
                 onLate: (i) => ctx.late(i.event, 'window_closed'),
                 onDrop: (_i, reason) => ctx.metrics.add('dropped', 1, reason),
                 onError: (err, i) => ctx.reportError(err, i.event),
+                onState: onWindows,
               }),
               mergeMap((w) => {
                 try {
@@ -359,13 +415,163 @@ function ownership(env: AnalyticEnv<Params>, upload: StorageUpload): { owner: Ow
   return { owner: 'unknown', basis: `a ${upload.provider} destination not in organization.buckets` };
 }
 
+/** An attribution as plain data (a copy). */
+function encodeAttribution(a: Attribution): Record<string, unknown> {
+  return { ...a, upload: { ...a.upload }, ref: { ...a.ref } };
+}
+
+const UPLOAD_TOOLS: ReadonlySet<string> = new Set(['aws', 'gsutil', 'gcloud', 'azcopy', 'rclone', 's5cmd']);
+
+function decodeAttribution(raw: unknown, what: string): Attribution {
+  const v = expectObject(raw, what);
+  const kind = v.kind;
+  if (kind !== 'command' && kind !== 'cloudtrail') throw new CheckpointFormatError(`${what}.kind is neither command nor cloudtrail`);
+  const owner = v.owner;
+  if (owner !== 'foreign' && owner !== 'unknown') throw new CheckpointFormatError(`${what}.owner is neither foreign nor unknown`);
+  const u = expectObject(v.upload, `${what}.upload`);
+  const tool = expectString(u.tool, `${what}.upload.tool`);
+  if (!UPLOAD_TOOLS.has(tool)) throw new CheckpointFormatError(`${what}.upload.tool is not an upload tool`);
+  const [ref] = decodeRefs([v.ref], `${what}.ref`);
+  const a: Attribution = {
+    kind,
+    time: expectNumber(v.time, `${what}.time`),
+    upload: {
+      tool: tool as StorageUpload['tool'],
+      provider: expectString(u.provider, `${what}.upload.provider`),
+      bucket: expectString(u.bucket, `${what}.upload.bucket`),
+      destination: expectString(u.destination, `${what}.upload.destination`),
+    },
+    owner,
+    basis: expectString(v.basis, `${what}.basis`),
+    ref: ref as EventRef,
+    what: expectString(v.what, `${what}.what`),
+  };
+  if (v.end !== undefined) a.end = expectNumber(v.end, `${what}.end`);
+  if (v.execId !== undefined) a.execId = expectString(v.execId, `${what}.execId`);
+  if (v.account !== undefined) a.account = expectString(v.account, `${what}.account`);
+  if (v.bytes !== undefined) a.bytes = expectNumber(v.bytes, `${what}.bytes`);
+  return a;
+}
+
+/** A window accumulator as plain data. */
+interface EncodedAcc {
+  workload: WorkloadIdentity | null;
+  bySource: Record<string, number>;
+  flows: [EventRef, number][];
+  remotes: string[];
+  trail: Record<string, unknown>[];
+  trailBytes: number;
+  lastTime: number | null;
+}
+
+function encodeWindows(handle: WindowStateHandle<string, Acc>): { watermark: number | null; windows: [number, [string, EncodedAcc, number][]][] } {
+  const snap = handle.snapshot();
+  return {
+    watermark: snap.watermark,
+    windows: snap.windows.map(([end, cells]) => [
+      end,
+      cells.map(([key, acc, count]): [string, EncodedAcc, number] => [
+        key,
+        {
+          workload: acc.workload ? { ...acc.workload } : null,
+          bySource: { ...acc.bySource },
+          flows: acc.flows.map((f): [EventRef, number] => [{ ...f.ref }, f.bytes]),
+          remotes: [...acc.remotes],
+          trail: acc.trail.map(encodeAttribution),
+          trailBytes: acc.trailBytes,
+          lastTime: encodeTime(acc.lastTime),
+        },
+        count,
+      ]),
+    ]),
+  };
+}
+
+/**
+ * Read back open windows written by `encodeWindows`, checking everything; throws before anything is changed. At most
+ * `maxOpen` (key, window) cells are kept (the earliest windows, which fire first); the rest are counted as `dropped`.
+ */
+function decodeWindows(
+  raw: unknown,
+  maxOpen: number,
+  maxEvidence: number,
+): { snapshot: { watermark: number | null; windows: [number, [string, Acc, number][]][] }; dropped: number } {
+  const s = expectObject(raw, 'storage windows');
+  const watermark = s.watermark === null ? null : expectNumber(s.watermark, 'storage windows watermark');
+  const windows: [number, [string, Acc, number][]][] = [];
+  let open = 0;
+  let dropped = 0;
+  let previous = Number.NEGATIVE_INFINITY;
+  for (const [i, item] of expectArray(s.windows, 'storage windows').entries()) {
+    const w = expectArray(item, `window ${i}`);
+    const end = expectNumber(w[0], `window ${i} end`);
+    if (end <= previous) throw new CheckpointFormatError(`window ${i} is out of order`);
+    previous = end;
+    const cells: [string, Acc, number][] = [];
+    const keys = new Set<string>();
+    for (const [j, rawCell] of expectArray(w[1], `window ${i} cells`).entries()) {
+      const what = `window ${i} cell ${j}`;
+      const cell = expectArray(rawCell, what);
+      const key = expectString(cell[0], `${what} key`);
+      if (keys.has(key)) throw new CheckpointFormatError(`${what} repeats key ${key}`);
+      keys.add(key);
+      const acc = decodeAcc(cell[1], what, maxEvidence);
+      const count = expectNumber(cell[2], `${what} count`);
+      if (open >= maxOpen) {
+        dropped++;
+        continue;
+      }
+      open++;
+      cells.push([key, acc, count]);
+    }
+    if (cells.length > 0) windows.push([end, cells]);
+  }
+  return { snapshot: { watermark, windows }, dropped };
+}
+
+function decodeAcc(raw: unknown, what: string, maxEvidence: number): Acc {
+  const v = expectObject(raw, what);
+  const bySource: Record<string, number> = {};
+  for (const [source, bytes] of Object.entries(expectObject(v.bySource, `${what} bytes`))) bySource[source] = expectNumber(bytes, `${what} bytes of ${source}`);
+  const flows = expectArray(v.flows, `${what} flows`).map((f, k) => {
+    const pair = expectArray(f, `${what} flow ${k}`);
+    const [ref] = decodeRefs([pair[0]], `${what} flow ${k}`);
+    return { ref: ref as EventRef, bytes: expectNumber(pair[1], `${what} flow ${k} bytes`) };
+  });
+  const remotes = expectArray(v.remotes, `${what} remotes`).map((r, k) => expectString(r, `${what} remote ${k}`));
+  const trail = expectArray(v.trail, `${what} trail`).map((a, k) => decodeAttribution(a, `${what} trail ${k}`));
+  return {
+    workload: v.workload === null ? undefined : decodeWorkload(v.workload, `${what} workload`),
+    bySource,
+    flows: flows.slice(0, maxEvidence),
+    remotes: new Set(remotes.slice(0, MAX_REMOTES)),
+    trail: trail.slice(0, MAX_TRAIL),
+    trailBytes: expectNumber(v.trailBytes, `${what} trail bytes`),
+    lastTime: decodeTime(v.lastTime, Number.NEGATIVE_INFINITY, `${what} last time`),
+  };
+}
+
+/** A workload identity read back from a checkpoint: string fields, and string labels. */
+function decodeWorkload(raw: unknown, what: string): WorkloadIdentity {
+  const v = expectObject(raw, what);
+  const out: Record<string, unknown> = {};
+  for (const [k, value] of Object.entries(v)) {
+    if (k === 'labels') {
+      const labels: Record<string, string> = {};
+      for (const [l, x] of Object.entries(expectObject(value, `${what}.labels`))) labels[l] = expectString(x, `${what}.labels.${l}`);
+      out.labels = labels;
+    } else out[k] = expectString(value, `${what}.${k}`);
+  }
+  return out as WorkloadIdentity;
+}
+
 function addItem(acc: Acc, i: Item, maxEvidence: number): undefined {
   if (i.workload) acc.workload = i.workload;
   if (i.time > acc.lastTime) acc.lastTime = i.time;
   if (i.flow) {
     const f = i.flow;
     acc.bySource[f.source] = (acc.bySource[f.source] ?? 0) + f.bytes;
-    if (acc.remotes.size < 16) acc.remotes.add(f.remote);
+    if (acc.remotes.size < MAX_REMOTES) acc.remotes.add(f.remote);
     const ev = acc.flows;
     if (ev.length < maxEvidence || f.bytes > (ev[ev.length - 1] as { bytes: number }).bytes) {
       let k = ev.length;

@@ -5,7 +5,7 @@ import {
   type Baseline,
   type Detection,
   type DetectionContext,
-  type DetectSnapshot,
+  type DetectKeyState,
   detect,
   type EventRef,
   eventRef,
@@ -18,12 +18,24 @@ import {
   safeMap,
   tumblingWindows,
   type WindowResult,
+  type WindowStateHandle,
   type WorkloadIdentity,
   z,
 } from '@outflow/core';
 import { ZScoreScorer, zProbability } from '@outflow/scorers';
 import { mergeMap, Observable } from 'rxjs';
 import { type AnalyticEnv, ATTACK, adjustSeverity, defineAnalytic } from '../../analytic.js';
+import {
+  CheckpointFormatError,
+  decodeKeyed,
+  decodeRefs,
+  decodeTime,
+  expectArray,
+  expectNumber,
+  expectObject,
+  expectString,
+  stateVersion,
+} from '../../enrich/checkpoint.js';
 import {
   clockTime,
   drainAwareWatermark,
@@ -342,11 +354,26 @@ export const egressVolumeAnomaly = defineAnalytic<Params>({
             onError: (err, o) => ctx.reportError(err, { key: o.key, time: o.time }),
           });
           ctx.registerState('baselines', op);
-          ctx.registerCheckpoint?.('baselines', {
-            version: `1|${p.windowMs}|${p.halfLifeMs}|${p.clipSigma}|${scored.join(',')}|${p.storageServices.join(',')}`,
+          // Checkpointed: the baselines (what each key learned: versioned by the feature, the window and the keys) and the open
+          // windows (bytes summed so far: versioned by the window and what makes a group and a key). A shutdown that keeps its
+          // state leaves the windows open; the resumed run completes them.
+          const shaping = { windowMs: p.windowMs, groups: scored, storageServices: [...storage].sort(), cluster: env.config.cluster.name ?? null };
+          ctx.registerCheckpoint('baselines', {
+            version: stateVersion('egress_volume_anomaly.baselines/1', { ...shaping, halfLifeMs: p.halfLifeMs, clipSigma: p.clipSigma }),
             snapshot: () => op.snapshot(),
-            restore: (state) => op.restore(state as DetectSnapshot<string, EgressState>),
+            restore: (state) => op.restore(decodeBaselines(state)),
           });
+          const windowsVersion = stateVersion('egress_volume_anomaly.windows/1', shaping);
+          const onWindows = (handle: WindowStateHandle<string, WindowAcc>) =>
+            ctx.registerCheckpoint('windows', {
+              version: windowsVersion,
+              snapshot: () => encodeWindows(handle),
+              restore: (state) => {
+                const { snapshot, dropped } = decodeWindows(state, p.maxOpenWindows, p.maxEvidence);
+                handle.restore(snapshot);
+                if (dropped > 0) ctx.metrics.add('dropped', dropped, 'window_cap');
+              },
+            });
           // One view and one contribution, refilled per flow: the window operator reads a contribution synchronously
           // (key, then add, or onLate/onDrop/onError) and keeps nothing of it but copied fields.
           const view = newEgressView();
@@ -381,6 +408,7 @@ export const egressVolumeAnomaly = defineAnalytic<Params>({
                 onLate: (c) => ctx.late(c.event, 'window_closed'),
                 onDrop: (_c, reason) => ctx.metrics.add('dropped', 1, reason),
                 onError: (err, c) => ctx.reportError(err, c.event),
+                onState: onWindows,
               }),
               mergeMap((w: WindowResult<string, WindowAcc>) => observations(w, scored)),
               op,
@@ -430,6 +458,159 @@ function observations(w: WindowResult<string, WindowAcc>, groups: readonly Egres
     const acc = w.value.groups.get(g);
     return { key: `${w.key}|${g}`, wid: w.key, group: g, bytes: totalOf(acc), time: w.end, start: w.start, acc, workload: w.value.workload };
   });
+}
+
+/** A window accumulator as plain data. */
+interface EncodedWindowAcc {
+  workload: WorkloadIdentity;
+  /** `[group, bytes per source, last time, evidence [ref, bytes][], remotes [address, bytes][]]` in first-seen order. */
+  groups: [EgressGroup, Record<string, number>, number, [EventRef, number][], [string, number][]][];
+}
+
+function encodeWindows(handle: WindowStateHandle<string, WindowAcc>): { watermark: number | null; windows: [number, [string, EncodedWindowAcc, number][]][] } {
+  const snap = handle.snapshot();
+  return {
+    watermark: snap.watermark,
+    windows: snap.windows.map(([end, cells]) => [
+      end,
+      cells.map(([key, acc, count]): [string, EncodedWindowAcc, number] => [
+        key,
+        {
+          workload: { ...acc.workload },
+          groups: [...acc.groups].map(([g, ga]) => [
+            g,
+            { ...ga.bySource },
+            ga.lastTime,
+            ga.evidence.map((e): [EventRef, number] => [{ ...e.ref }, e.bytes]),
+            [...ga.remotes],
+          ]),
+        },
+        count,
+      ]),
+    ]),
+  };
+}
+
+const GROUP_SET: ReadonlySet<string> = new Set(EGRESS_GROUPS);
+
+/**
+ * Read back open windows written by `encodeWindows`, checking everything; throws before anything is changed. At most
+ * `maxOpen` (key, window) cells are kept (the earliest windows, which fire first); the rest are counted as `dropped`.
+ */
+function decodeWindows(
+  raw: unknown,
+  maxOpen: number,
+  maxEvidence: number,
+): { snapshot: { watermark: number | null; windows: [number, [string, WindowAcc, number][]][] }; dropped: number } {
+  const s = expectObject(raw, 'egress windows');
+  const watermark = s.watermark === null ? null : expectNumber(s.watermark, 'egress windows watermark');
+  const windows: [number, [string, WindowAcc, number][]][] = [];
+  let open = 0;
+  let dropped = 0;
+  let previous = Number.NEGATIVE_INFINITY;
+  for (const [i, item] of expectArray(s.windows, 'egress windows').entries()) {
+    const w = expectArray(item, `window ${i}`);
+    const end = expectNumber(w[0], `window ${i} end`);
+    if (end <= previous) throw new CheckpointFormatError(`window ${i} is out of order`);
+    previous = end;
+    const cells: [string, WindowAcc, number][] = [];
+    const keys = new Set<string>();
+    for (const [j, rawCell] of expectArray(w[1], `window ${i} cells`).entries()) {
+      const what = `window ${i} cell ${j}`;
+      const cell = expectArray(rawCell, what);
+      const key = expectString(cell[0], `${what} key`);
+      if (keys.has(key)) throw new CheckpointFormatError(`${what} repeats key ${key}`);
+      keys.add(key);
+      const acc = decodeWindowAcc(cell[1], what, maxEvidence);
+      const count = expectNumber(cell[2], `${what} count`);
+      if (open >= maxOpen) {
+        dropped++;
+        continue;
+      }
+      open++;
+      cells.push([key, acc, count]);
+    }
+    if (cells.length > 0) windows.push([end, cells]);
+  }
+  return { snapshot: { watermark, windows }, dropped };
+}
+
+function decodeWindowAcc(raw: unknown, what: string, maxEvidence: number): WindowAcc {
+  const v = expectObject(raw, what);
+  const groups = new Map<EgressGroup, GroupAcc>();
+  for (const [i, item] of expectArray(v.groups, `${what} groups`).entries()) {
+    const g = expectArray(item, `${what} group ${i}`);
+    const name = expectString(g[0], `${what} group ${i} name`);
+    if (!GROUP_SET.has(name) || groups.has(name as EgressGroup)) throw new CheckpointFormatError(`${what} group ${i} is not a destination group`);
+    const bySource: Record<string, number> = {};
+    for (const [source, bytes] of Object.entries(expectObject(g[1], `${what} group ${name} bytes`)))
+      bySource[source] = expectNumber(bytes, `${what} group ${name} bytes`);
+    const evidence = expectArray(g[3], `${what} group ${name} evidence`).map((e, k) => {
+      const pair = expectArray(e, `${what} group ${name} evidence ${k}`);
+      const [ref] = decodeRefs([pair[0]], `${what} group ${name} evidence ${k}`);
+      return { ref: ref as EventRef, bytes: expectNumber(pair[1], `${what} group ${name} evidence ${k} bytes`) };
+    });
+    const remotes = new Map<string, number>();
+    for (const [k, r] of expectArray(g[4], `${what} group ${name} remotes`).entries()) {
+      const pair = expectArray(r, `${what} group ${name} remote ${k}`);
+      if (remotes.size < MAX_REMOTES)
+        remotes.set(expectString(pair[0], `${what} group ${name} remote ${k}`), expectNumber(pair[1], `${what} group ${name} remote ${k} bytes`));
+    }
+    groups.set(name as EgressGroup, {
+      bySource,
+      lastTime: expectNumber(g[2], `${what} group ${name} last time`),
+      evidence: evidence.slice(0, maxEvidence),
+      remotes,
+    });
+  }
+  return { workload: decodeWorkload(v.workload, `${what} workload`), groups };
+}
+
+/** A workload identity read back from a checkpoint: string fields, and string labels. */
+function decodeWorkload(raw: unknown, what: string): WorkloadIdentity {
+  const v = expectObject(raw, what);
+  const out: Record<string, unknown> = {};
+  for (const [k, value] of Object.entries(v)) {
+    if (k === 'labels') {
+      const labels: Record<string, string> = {};
+      for (const [l, x] of Object.entries(expectObject(value, `${what}.labels`))) labels[l] = expectString(x, `${what}.labels.${l}`);
+      out.labels = labels;
+    } else out[k] = expectString(value, `${what}.${k}`);
+  }
+  return out as WorkloadIdentity;
+}
+
+function decodeEwma(raw: unknown, what: string): EwmaState {
+  const v = expectObject(raw, what);
+  const n = (k: string) => expectNumber(v[k], `${what}.${k}`);
+  return { n: n('n'), since: n('since'), last: n('last'), w: n('w'), mean: n('mean'), s: n('s') };
+}
+
+/** The baselines' snapshot (the detect operator's), checked field by field. */
+function decodeBaselines(raw: unknown): {
+  version: 1;
+  maxTime: number | null;
+  entries: { key: string; value: DetectKeyState<EgressState>; touched: number }[];
+} {
+  const s = expectObject(raw, 'egress baselines');
+  if (s.version !== 1) throw new CheckpointFormatError('egress baselines are not a detect snapshot (version 1)');
+  const maxTime = s.maxTime === null ? null : decodeTime(s.maxTime, Number.NEGATIVE_INFINITY, 'egress baselines maxTime');
+  const entries = decodeKeyed(
+    s.entries,
+    (value, key) => {
+      const v = expectObject(value, `baseline ${key}`);
+      const st = expectObject(v.state, `baseline ${key}.state`);
+      const state: EgressState = {
+        n: expectNumber(st.n, `baseline ${key}.n`),
+        since: expectNumber(st.since, `baseline ${key}.since`),
+        last: expectNumber(st.last, `baseline ${key}.last`),
+        nz: decodeEwma(st.nz, `baseline ${key}.nz`),
+      };
+      return { state };
+    },
+    'egress baselines',
+  );
+  return { version: 1, maxTime, entries };
 }
 
 function toFinding(env: AnalyticEnv<Params>, a: Anomaly<Observation, string, EgressFeature>): Finding {

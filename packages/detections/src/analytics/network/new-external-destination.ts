@@ -15,7 +15,17 @@ import {
 } from '@outflow/core';
 import { Observable } from 'rxjs';
 import { type AnalyticEnv, ATTACK, adjustSeverity, defineAnalytic } from '../../analytic.js';
-import { eventTimeOrdered } from '../ordered.js';
+import {
+  CheckpointFormatError,
+  decodeKeyed,
+  expectArray,
+  expectNumber,
+  expectObject,
+  expectString,
+  snapshotKeyed,
+  stateVersion,
+} from '../../enrich/checkpoint.js';
+import { eventTimeOrdered, OrderBuffer } from '../ordered.js';
 import { destinationKey, egressViewInto, formatSpan, newEgressView, workloadIdCache, workloadLabel } from './common.js';
 
 const HOUR = 3_600_000;
@@ -93,8 +103,6 @@ interface ClusterState {
 interface WorkloadState {
   set: FirstSeenState;
 }
-
-type Entries<V> = { key: string; value: V; touched: number }[];
 
 /**
  * 15. New external destination: the first connection of a workload to an
@@ -184,19 +192,67 @@ export const newExternalDestination = defineAnalytic<Params>({
               return pairs;
             },
           });
-          ctx.registerCheckpoint?.('first_seen', {
-            version: `1|${[...classes].join(',')}|${p.prefixV4}|${p.prefixV6}|${p.forgetMs}|${p.countHalfLifeMs}`,
-            snapshot: () => ({ activity: activity.snapshot(), workloads: workloads.snapshot(), clusters: clusters.snapshot() }),
+          let counter = 0;
+          // Flows held for event-time ordering: events the receivers were told were processed, so checkpointed whatever the
+          // config (layout version only), each as its candidate.
+          const order = new OrderBuffer<Candidate>({ maxBuffer: p.maxBuffer, onOverflow: () => ctx.metrics.add('late', 1, 'order_buffer_full') });
+          ctx.registerState('order_buffer', order);
+          // What was learned (first contacts per workload and per cluster, cluster counts, activity) means what the
+          // destination classes, prefixes, forget horizon, count half-life and the cluster name (in the keys) make it mean.
+          ctx.registerCheckpoint('first_seen', {
+            version: stateVersion('new_external_destination.first_seen/1', {
+              classes: [...classes].sort(),
+              prefixV4: p.prefixV4,
+              prefixV6: p.prefixV6,
+              forgetMs: p.forgetMs,
+              countHalfLifeMs: p.countHalfLifeMs,
+              skipReplies: p.skipReplies,
+              cluster: defaultCluster ?? null,
+            }),
+            snapshot: () => ({
+              counter,
+              activity: snapshotKeyed(activity, (t) => t),
+              workloads: snapshotKeyed(workloads, (w) => w.set),
+              clusters: snapshotKeyed(clusters, (c) => ({ set: c.set, counts: c.counts, since: c.since })),
+            }),
             restore: (state) => {
-              const s = state as { activity: Entries<number>; workloads: Entries<WorkloadState>; clusters: Entries<ClusterState> };
-              activity.restore(s.activity);
-              workloads.restore(s.workloads);
-              clusters.restore(s.clusters);
+              const s = expectObject(state, 'new_external_destination state');
+              const savedCounter = expectNumber(s.counter, 'counter');
+              const activityEntries = decodeKeyed(s.activity, (v, key) => expectNumber(v, `activity ${key}`), 'activity');
+              const workloadEntries = decodeKeyed(s.workloads, (v, key) => ({ set: decodeFirstSeen(v, wfs, `workload ${key}`) }), 'workloads');
+              const clusterEntries = decodeKeyed(
+                s.clusters,
+                (v, key) => {
+                  const c = expectObject(v, `cluster ${key}`);
+                  return {
+                    set: decodeFirstSeen(c.set, cfs, `cluster ${key}.set`),
+                    counts: decodeCountMin(c.counts, cms, `cluster ${key}.counts`),
+                    since: expectNumber(c.since, `cluster ${key}.since`),
+                  };
+                },
+                'clusters',
+              );
+              activity.restore(activityEntries);
+              workloads.restore(workloadEntries);
+              clusters.restore(clusterEntries);
+              counter = savedCounter;
               pairs = 0;
               for (const [, value] of workloads.entries()) pairs += weight(value.set);
+              // A smaller maxPairs than the state was saved under: shed down to it as a new contact would.
+              if (pairs > p.maxPairs) shed('');
             },
           });
-          let counter = 0;
+          ctx.registerCheckpoint('order_buffer', {
+            ...order.checkpoint({ encode: encodeCandidate, decode: decodeCandidate }),
+            // At most maxBuffer held (a smaller cap than the state was saved under): the latest are kept, the rest counted.
+            restore: (state) => {
+              const s = expectObject(state, 'order buffer');
+              const items = expectArray(s.items, 'order buffer items');
+              const over = items.length - p.maxBuffer;
+              order.restore(over > 0 ? { ...s, items: items.slice(over) } : s, decodeCandidate);
+              if (over > 0) ctx.metrics.add('dropped', over, 'order_buffer_full');
+            },
+          });
           const view = newEgressView();
 
           /** Note activity (unordered: the minimum time wins) and pick out external flows the workload opened. */
@@ -259,7 +315,7 @@ export const newExternalDestination = defineAnalytic<Params>({
             .pipe(
               ofKind('network_flow'),
               safeMap(candidate, (err, e) => ctx.reportError(err, e)),
-              eventTimeOrdered<Candidate>(ctx.watermark$, { maxBuffer: p.maxBuffer, onOverflow: () => ctx.metrics.add('late', 1, 'order_buffer_full') }),
+              eventTimeOrdered<Candidate>(ctx.watermark$, { buffer: order }),
               safeMap(judge, (err, c) => ctx.reportError(err, c.event)),
             )
             .subscribe(subscriber);
@@ -269,6 +325,93 @@ export const newExternalDestination = defineAnalytic<Params>({
     };
   },
 });
+
+/** A held candidate as plain data: its keys, the workload it names and the flow. */
+function encodeCandidate(c: Candidate): unknown {
+  return { wid: c.wid, cluster: c.cluster, workload: c.workload, dest: c.dest, event: c.event };
+}
+
+function decodeCandidate(raw: unknown): Candidate {
+  const v = expectObject(raw, 'held flow');
+  const event = expectObject(v.event, 'held flow event');
+  if (event.kind !== 'network_flow') throw new CheckpointFormatError('a held flow is not a network flow');
+  const time = expectNumber(event.time, 'held flow time');
+  expectObject(event.src, 'held flow src');
+  expectString(expectObject(event.dst, 'held flow dst').address, 'held flow dst address');
+  return {
+    wid: expectString(v.wid, 'held flow wid'),
+    cluster: expectString(v.cluster, 'held flow cluster'),
+    workload: decodeWorkload(v.workload, 'held flow workload'),
+    dest: expectString(v.dest, 'held flow dest'),
+    event: event as unknown as NetworkFlowEvent,
+    time,
+  };
+}
+
+/** A workload identity read back from a checkpoint: string fields, and string labels. */
+function decodeWorkload(raw: unknown, what: string): WorkloadIdentity {
+  const v = expectObject(raw, what);
+  const out: Record<string, unknown> = {};
+  for (const [k, value] of Object.entries(v)) {
+    if (k === 'labels') {
+      const labels: Record<string, string> = {};
+      for (const [l, x] of Object.entries(expectObject(value, `${what}.labels`))) labels[l] = expectString(x, `${what}.labels.${l}`);
+      out.labels = labels;
+    } else out[k] = expectString(value, `${what}.${k}`);
+  }
+  return out as WorkloadIdentity;
+}
+
+function expectNumbers(raw: unknown, what: string, length?: number): number[] {
+  const list = expectArray(raw, what);
+  if (length !== undefined && list.length !== length) throw new CheckpointFormatError(`${what} has ${list.length} entries, not ${length}`);
+  return list.map((x, i) => expectNumber(x, `${what}[${i}]`));
+}
+
+/** A first-seen set, checked against the shape its baseline writes (exact items, or that many filter generations of that many words). */
+function decodeFirstSeen(raw: unknown, baseline: FirstSeenBaseline, what: string): FirstSeenState {
+  const v = expectObject(raw, what);
+  const n = (k: string) => expectNumber(v[k], `${what}.${k}`);
+  const state: FirstSeenState = {
+    n: n('n'),
+    since: n('since'),
+    last: n('last'),
+    items: null,
+    exact: n('exact'),
+    gens: null,
+    genIds: null,
+    inserted: n('inserted'),
+  };
+  if (v.items !== null) {
+    const items: Record<string, number> = {};
+    for (const [k, t] of Object.entries(expectObject(v.items, `${what}.items`))) items[k] = expectNumber(t, `${what}.items`);
+    if (Object.keys(items).length !== state.exact)
+      throw new CheckpointFormatError(`${what} counts ${state.exact} items but holds ${Object.keys(items).length}`);
+    if (v.gens !== null || v.genIds !== null) throw new CheckpointFormatError(`${what} is both exact and a filter`);
+    state.items = items;
+    return state;
+  }
+  const generations = baseline.config.generations + 1;
+  const words = baseline.config.filterBits / 32;
+  const gens = expectArray(v.gens, `${what}.gens`);
+  if (gens.length !== generations) throw new CheckpointFormatError(`${what} has ${gens.length} filter generations, not ${generations}`);
+  state.gens = gens.map((g, i) => expectNumbers(g, `${what}.gens[${i}]`, words));
+  state.genIds = expectNumbers(v.genIds, `${what}.genIds`, generations);
+  return state;
+}
+
+/** A count-min sketch, checked against its baseline's width and depth. */
+function decodeCountMin(raw: unknown, baseline: CountMinBaseline, what: string): CountMinState {
+  const v = expectObject(raw, what);
+  const n = (k: string) => expectNumber(v[k], `${what}.${k}`);
+  return {
+    n: n('n'),
+    since: n('since'),
+    landmark: n('landmark'),
+    total: n('total'),
+    counters: expectNumbers(v.counters, `${what}.counters`, baseline.config.width * baseline.config.depth),
+  };
+}
 
 interface Context {
   workloadAge: number;
