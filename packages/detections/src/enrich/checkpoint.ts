@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EventRef, KeyedState } from '@outflow/core';
+import type { EventRef, KeyedState, WorkloadIdentity } from '@outflow/core';
 
 /**
  * Checkpoint helpers shared by the enrichers and the analytics (they live in
@@ -134,4 +134,18 @@ export function decodeRefs(raw: unknown, what: string): EventRef[] {
     if (r.time !== undefined) ref.time = expectNumber(r.time, `${what}[${i}].time`);
     return ref;
   });
+}
+
+/** Read back a workload identity (string fields and string labels only). */
+export function decodeWorkload(raw: unknown, what: string): WorkloadIdentity {
+  const v = expectObject(raw, what);
+  const out: Record<string, unknown> = {};
+  for (const [k, value] of Object.entries(v)) {
+    if (k === 'labels') {
+      const labels: Record<string, string> = {};
+      for (const [l, x] of Object.entries(expectObject(value, `${what}.labels`))) labels[l] = expectString(x, `${what}.labels.${l}`);
+      out.labels = labels;
+    } else out[k] = expectString(value, `${what}.${k}`);
+  }
+  return out as WorkloadIdentity;
 }

@@ -22,6 +22,7 @@ import {
   decodeKeySet,
   decodeRefs,
   decodeTime,
+  decodeWorkload,
   encodeRefs,
   encodeTime,
   expectArray,
@@ -437,18 +438,6 @@ function decodeChain(raw: unknown, key: string, maxMembersPerStage: number): Cha
 }
 
 /** A workload identity read back from a checkpoint: string fields, and string labels. */
-function decodeWorkload(raw: unknown, what: string): WorkloadIdentity {
-  const v = expectObject(raw, what);
-  const out: Record<string, unknown> = {};
-  for (const [k, value] of Object.entries(v)) {
-    if (k === 'labels') {
-      const labels: Record<string, string> = {};
-      for (const [l, x] of Object.entries(expectObject(value, `${what}.labels`))) labels[l] = expectString(x, `${what}.labels.${l}`);
-      out.labels = labels;
-    } else out[k] = expectString(value, `${what}.${k}`);
-  }
-  return out as WorkloadIdentity;
-}
 
 interface Found {
   /** Event time of the chain's first foothold. */

@@ -26,6 +26,7 @@ import {
   decodeKeyed,
   decodeRefs,
   decodeTime,
+  decodeWorkload,
   encodeTime,
   expectArray,
   expectNumber,
@@ -552,18 +553,6 @@ function decodeAcc(raw: unknown, what: string, maxEvidence: number): Acc {
 }
 
 /** A workload identity read back from a checkpoint: string fields, and string labels. */
-function decodeWorkload(raw: unknown, what: string): WorkloadIdentity {
-  const v = expectObject(raw, what);
-  const out: Record<string, unknown> = {};
-  for (const [k, value] of Object.entries(v)) {
-    if (k === 'labels') {
-      const labels: Record<string, string> = {};
-      for (const [l, x] of Object.entries(expectObject(value, `${what}.labels`))) labels[l] = expectString(x, `${what}.labels.${l}`);
-      out.labels = labels;
-    } else out[k] = expectString(value, `${what}.${k}`);
-  }
-  return out as WorkloadIdentity;
-}
 
 function addItem(acc: Acc, i: Item, maxEvidence: number): undefined {
   if (i.workload) acc.workload = i.workload;

@@ -30,6 +30,7 @@ import {
   decodeKeyed,
   decodeRefs,
   decodeTime,
+  decodeWorkload,
   expectArray,
   expectNumber,
   expectObject,
@@ -567,18 +568,6 @@ function decodeWindowAcc(raw: unknown, what: string, maxEvidence: number): Windo
 }
 
 /** A workload identity read back from a checkpoint: string fields, and string labels. */
-function decodeWorkload(raw: unknown, what: string): WorkloadIdentity {
-  const v = expectObject(raw, what);
-  const out: Record<string, unknown> = {};
-  for (const [k, value] of Object.entries(v)) {
-    if (k === 'labels') {
-      const labels: Record<string, string> = {};
-      for (const [l, x] of Object.entries(expectObject(value, `${what}.labels`))) labels[l] = expectString(x, `${what}.labels.${l}`);
-      out.labels = labels;
-    } else out[k] = expectString(value, `${what}.${k}`);
-  }
-  return out as WorkloadIdentity;
-}
 
 function decodeEwma(raw: unknown, what: string): EwmaState {
   const v = expectObject(raw, what);

@@ -18,6 +18,7 @@ import { type AnalyticEnv, ATTACK, adjustSeverity, defineAnalytic } from '../../
 import {
   CheckpointFormatError,
   decodeKeyed,
+  decodeWorkload,
   expectArray,
   expectNumber,
   expectObject,
@@ -349,18 +350,6 @@ function decodeCandidate(raw: unknown): Candidate {
 }
 
 /** A workload identity read back from a checkpoint: string fields, and string labels. */
-function decodeWorkload(raw: unknown, what: string): WorkloadIdentity {
-  const v = expectObject(raw, what);
-  const out: Record<string, unknown> = {};
-  for (const [k, value] of Object.entries(v)) {
-    if (k === 'labels') {
-      const labels: Record<string, string> = {};
-      for (const [l, x] of Object.entries(expectObject(value, `${what}.labels`))) labels[l] = expectString(x, `${what}.labels.${l}`);
-      out.labels = labels;
-    } else out[k] = expectString(value, `${what}.${k}`);
-  }
-  return out as WorkloadIdentity;
-}
 
 function expectNumbers(raw: unknown, what: string, length?: number): number[] {
   const list = expectArray(raw, what);
