@@ -62,6 +62,11 @@ export class Collector {
   /** Requests that came gzip-compressed. */
   gzipped = 0;
   contentTypes = new Set<string>();
+  /** Log records of each accepted request, in the order they were answered. */
+  readonly batches: number[] = [];
+  /** Requests received and not yet answered; the most at once. */
+  inFlight = 0;
+  maxInFlight = 0;
   /** Status to answer request `n` (1-based) with; 200 by default. */
   status: (n: number) => number = () => 200;
   private server: Server | undefined;
@@ -71,6 +76,9 @@ export class Collector {
     const server = createServer((req, res) => {
       req.on('error', () => {});
       res.on('error', () => {});
+      this.inFlight++;
+      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+      res.on('close', () => this.inFlight--);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -113,6 +121,7 @@ export class Collector {
           }[];
         }[];
       };
+      const before = this.records.length;
       for (const rl of body.resourceLogs) {
         const resource = attributes(rl.resource?.attributes);
         for (const sl of rl.scopeLogs) {
@@ -131,6 +140,7 @@ export class Collector {
           }
         }
       }
+      this.batches.push(this.records.length - before);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     }
   }

@@ -1,3 +1,5 @@
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { type Alert, alertFromFinding, createPipeline, ExportRunner, type OutflowEvent, rule, T1537 } from '@outflow/core';
 import { alert as buildAlert, createTestContext, exporterConformance, MemoryReceiver } from '@outflow/testkit';
 import { defineConformanceTests } from '@outflow/testkit/vitest';
@@ -79,12 +81,16 @@ function fullAlert(): Alert {
   return { ...a, status: 'update', count: 3, lastSeen: T0 + 60_000, labels: { team: 'sec' } };
 }
 
-describe('OTLP logs exporter', () => {
+const ENCODERS = ['sdk', 'direct'] as const;
+
+describe.each(ENCODERS)('OTLP logs exporter, encoder %s', (encoder) => {
+  const config = (c: Record<string, unknown>) => otlpLogs.validate({ encoder, ...c });
+
   it('sends an alert as a log record: every field decoded from the OTLP JSON', async () => {
     const { c, url } = await collector();
     const exporter = new OtlpLogsExporter(
       createTestContext({ kind: 'exporter' }),
-      otlpLogs.validate({
+      config({
         url,
         resource: { serviceVersion: '0.1.0', cluster: 'prod-eu', environment: 'production', attributes: { 'service.namespace': 'security' } },
       }),
@@ -166,7 +172,7 @@ describe('OTLP logs exporter', () => {
 
   it('maps every severity to an OpenTelemetry severity number', async () => {
     const { c, url } = await collector();
-    const exporter = new OtlpLogsExporter(createTestContext({ kind: 'exporter' }), otlpLogs.validate({ url }));
+    const exporter = new OtlpLogsExporter(createTestContext({ kind: 'exporter' }), config({ url }));
     const severities = ['informational', 'low', 'medium', 'high', 'critical'] as const;
     await exporter.export(
       severities.map((severity) => buildAlert({ severity })),
@@ -209,7 +215,7 @@ describe('OTLP logs exporter', () => {
         }),
       ],
       dedup: false,
-      exporters: [otlpLogs({ url, resource: { cluster: 'c1', environment: 'burst' } })],
+      exporters: [otlpLogs({ url, encoder, resource: { cluster: 'c1', environment: 'burst' } })],
     });
     await pipeline.start();
     await pipeline.done;
@@ -232,16 +238,19 @@ describe('OTLP logs exporter', () => {
     expect(last?.attributes).toMatchObject({ 'security_rule.uuid': 'every_flow', 'k8s.deployment.name': 'web', 'destination.address': '203.0.113.9' });
   });
 
-  it('applies backpressure to a batch larger than the SDK queue instead of dropping', async () => {
+  it('applies backpressure to a batch larger than maxQueueSize instead of dropping', async () => {
     const { c, url } = await collector();
     const ctx = createTestContext({ kind: 'exporter', name: 'otlp' });
-    const exporter = new OtlpLogsExporter(ctx, otlpLogs.validate({ url, maxQueueSize: 64, maxExportBatchSize: 32 }));
+    const exporter = new OtlpLogsExporter(ctx, config({ url, maxQueueSize: 64, maxExportBatchSize: 32 }));
     const alerts = Array.from({ length: 1000 }, () => buildAlert());
     await exporter.export(alerts, signal());
     await exporter.shutdown();
     expect(new Set(c.ids())).toEqual(new Set(alerts.map((a) => a.id)));
     expect(c.records).toHaveLength(1000);
-    expect(c.requests).toBeGreaterThanOrEqual(1000 / 32);
+    // rounds of 64 (15 × 2 requests of 32, then 32 + 8), never more than maxExportBatchSize per request
+    expect(c.requests).toBe(32);
+    expect(Math.max(...c.batches)).toBe(32);
+    expect(exporter.emitted).toBe(1000);
     expect(exporter.undelivered).toBe(0);
     expect(ctx.telemetry.total('errors')).toBe(0);
   });
@@ -250,7 +259,7 @@ describe('OTLP logs exporter', () => {
     const { c, url } = await collector();
     c.status = (n) => (n === 2 || n === 3 ? 500 : 200);
     const ctx = createTestContext({ kind: 'exporter', name: 'otlp' });
-    const exporter = new OtlpLogsExporter(ctx, otlpLogs.validate({ url, maxExportBatchSize: 10 }));
+    const exporter = new OtlpLogsExporter(ctx, config({ url, maxExportBatchSize: 10 }));
     const runner = new ExportRunner(exporter, ctx, { batchSize: 50, retry: { maxAttempts: 5, initialDelayMs: 10 } });
     runner.start();
     const alerts = Array.from({ length: 100 }, () => buildAlert());
@@ -269,40 +278,97 @@ describe('OTLP logs exporter', () => {
     const { c, url } = await collector();
     c.status = () => 400;
     const ctx = createTestContext({ kind: 'exporter', name: 'otlp' });
-    const exporter = new OtlpLogsExporter(ctx, otlpLogs.validate({ url }));
+    const exporter = new OtlpLogsExporter(ctx, config({ url }));
     const runner = new ExportRunner(exporter, ctx, { retry: { maxAttempts: 5, initialDelayMs: 10 } });
     runner.start();
     runner.enqueue(buildAlert());
     await runner.drain(AbortSignal.timeout(10_000));
     await exporter.shutdown();
     expect(c.requests).toBe(1);
+    expect(exporter.undelivered).toBe(1);
     expect(ctx.deadLetters.map((d) => d.reason)).toEqual(['permanent_error']);
   });
 
-  it('gzip compression: bodies are compressed and decode to the same records; 2 requests in flight', async () => {
+  it(`gzip compression: bodies are compressed and decode to the same records; ${encoder === 'direct' ? '2 requests' : '1 request'} in flight`, async () => {
     const { c, url } = await collector();
+    c.delayMs = 20;
     const ctx = createTestContext({ kind: 'exporter', name: 'otlp' });
-    const exporter = new OtlpLogsExporter(ctx, otlpLogs.validate({ url, compression: 'gzip', maxExportBatchSize: 100, concurrency: 2 }));
+    const exporter = new OtlpLogsExporter(ctx, config({ url, compression: 'gzip', maxExportBatchSize: 100, concurrency: 2 }));
     const alerts = Array.from({ length: 1000 }, () => buildAlert());
     await exporter.export(alerts, signal());
     await exporter.shutdown();
     expect(c.gzipped).toBe(10);
+    expect(c.batches).toEqual(Array(10).fill(100));
     expect(new Set(c.ids())).toEqual(new Set(alerts.map((a) => a.id)));
     expect(c.records).toHaveLength(1000);
+    // `concurrency` applies to the direct encoder; the SDK's batch processor exports one request at a time
+    expect(c.maxInFlight).toBe(encoder === 'direct' ? 2 : 1);
   });
 
   it('a collector that does not answer in time: the request fails as retryable, nothing is marked delivered', async () => {
     const { c, url } = await collector();
     c.delayMs = 500;
     const ctx = createTestContext({ kind: 'exporter', name: 'otlp' });
-    const exporter = new OtlpLogsExporter(ctx, otlpLogs.validate({ url, timeoutMs: 50 }));
+    const exporter = new OtlpLogsExporter(ctx, config({ url, timeoutMs: 50 }));
     const a = buildAlert();
     await expect(exporter.export([a], signal())).rejects.toThrow(/timed out/);
     expect(exporter.undelivered).toBe(1);
     c.delayMs = 0;
     await exporter.export([a], signal());
     await exporter.shutdown();
+    // sent again: nothing was marked delivered by the timed-out request
+    expect(exporter.emitted).toBe(2);
     expect(c.ids()).toContain(a.id);
+  });
+});
+
+describe('OTLP logs exporter, both encoders', () => {
+  it('the sdk and direct encoders put the same records on the wire', async () => {
+    const full = fullAlert();
+    const alerts: Alert[] = [
+      full,
+      { ...full, workload: Object.freeze({ ...full.workload, labels: Object.freeze({ ...full.workload?.labels }) }) },
+      { ...full, attributes: { ...full.attributes, 'k8s.namespace.name': 'override', 'security_rule.name': 'x' } },
+      { ...buildAlert(), workload: undefined, response: undefined, labels: undefined, attributes: undefined },
+      {
+        ...full,
+        explanation: { ...full.explanation, summary: 'quote " back \\ tab \t newline \n é 😀 end', score: 0.125 },
+        attributes: { note: 'ünïcode', big: 2 ** 40, flag: true, list: ['a"b', 'c\\d'] },
+      },
+      ...(['informational', 'low', 'medium', 'critical'] as const).map((severity) => buildAlert({ severity })),
+    ];
+    const received: Record<string, unknown[]> = {};
+    for (const encoder of ENCODERS) {
+      const { c, url } = await collector();
+      const exporter = new OtlpLogsExporter(
+        createTestContext({ kind: 'exporter' }),
+        otlpLogs.validate({ url, encoder, resource: { serviceVersion: '0.1.0', cluster: 'prod-eu', attributes: { 'service.namespace': 'security' } } }),
+      );
+      await exporter.export(alerts, signal());
+      await exporter.shutdown();
+      received[encoder] = c.records;
+    }
+    expect(received.sdk).toHaveLength(alerts.length);
+    expect(received.direct).toEqual(received.sdk);
+  });
+
+  it('the SDK processor on its own drops a burst beyond its queue (what the exporter rounds prevent)', async () => {
+    const { c, url } = await collector();
+    const provider = new LoggerProvider({
+      processors: [new BatchLogRecordProcessor({ exporter: new OTLPLogExporter({ url }), maxQueueSize: 64, maxExportBatchSize: 32 })],
+    });
+    const logger = provider.getLogger('test');
+    for (const a of Array.from({ length: 1000 }, () => buildAlert())) logger.emit(toLogRecord(a));
+    await provider.forceFlush();
+    await provider.shutdown();
+    expect(c.records.length).toBeLessThan(1000);
+  });
+
+  it('delivery: the direct encoder takes export calls of several requests (concurrency overlaps within a call)', () => {
+    const ctx = createTestContext({ kind: 'exporter' });
+    expect(new OtlpLogsExporter(ctx, otlpLogs.validate({ encoder: 'direct', concurrency: 4 })).delivery.queue?.batchSize).toBe(512 * 4 * 2);
+    expect(new OtlpLogsExporter(ctx, otlpLogs.validate({ encoder: 'direct', queue: { batchSize: 100 } })).delivery.queue?.batchSize).toBe(100);
+    expect(new OtlpLogsExporter(ctx, otlpLogs.validate({})).delivery.queue?.batchSize).toBeUndefined();
   });
 
   it('the fast encoder writes the same record as toLogRecord + encodeLogRecord, cached fragments included', () => {
@@ -328,21 +394,28 @@ describe('OTLP logs exporter', () => {
   });
 
   it('validates its config with paths', () => {
-    expect(() => otlpLogs.validate({ url: 'grpc://x', resource: { cluster: '' }, maxQueueSize: 0 }, 'exporters[0]')).toThrow(
-      /exporters\[0\]\.url[\s\S]*exporters\[0\]\.resource\.cluster[\s\S]*exporters\[0\]\.maxQueueSize/,
+    expect(() => otlpLogs.validate({ url: 'grpc://x', resource: { cluster: '' }, maxQueueSize: 0, encoder: 'fast' }, 'exporters[0]')).toThrow(
+      /exporters\[0\]\.url[\s\S]*exporters\[0\]\.resource\.cluster[\s\S]*exporters\[0\]\.encoder[\s\S]*exporters\[0\]\.maxQueueSize/,
     );
-    expect(otlpLogs.createDefaultConfig()).toMatchObject({ url: 'http://localhost:4318/v1/logs', maxQueueSize: 8192, resource: { serviceName: 'outflow' } });
+    expect(otlpLogs.createDefaultConfig()).toMatchObject({
+      url: 'http://localhost:4318/v1/logs',
+      encoder: 'sdk',
+      maxQueueSize: 8192,
+      resource: { serviceName: 'outflow' },
+    });
   });
 });
 
-defineConformanceTests(
-  'otlp exporter conformance',
-  exporterConformance({
-    factory: otlpLogs,
-    async setup() {
-      const c = new Collector();
-      const url = await c.listen();
-      return { config: { url }, received: async () => c.ids(), close: () => c.close() };
-    },
-  }),
-);
+for (const encoder of ENCODERS) {
+  defineConformanceTests(
+    `otlp exporter conformance, encoder ${encoder}`,
+    exporterConformance({
+      factory: otlpLogs,
+      async setup() {
+        const c = new Collector();
+        const url = await c.listen();
+        return { config: { url, encoder }, received: async () => c.ids(), close: () => c.close() };
+      },
+    }),
+  );
+}
