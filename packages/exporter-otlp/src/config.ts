@@ -1,22 +1,14 @@
-import { exporterDeliveryShape, z } from '@outflow/core';
+import { exporterDeliveryShape, httpUrlSchema, z } from '@outflow/core';
 
 /** Instrumentation scope of every record. */
 export const SCOPE_NAME = '@outflow/exporter-otlp';
 export const SCOPE_VERSION = '0.1.0';
 
-const httpUrl = z.string().refine((v) => {
-  try {
-    const u = new URL(v);
-    return u.protocol === 'http:' || u.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}, 'must be an http:// or https:// URL');
 
 export const otlpConfigSchema = z
   .object({
     /** OTLP/HTTP logs endpoint (JSON encoding), including the `/v1/logs` path. */
-    url: httpUrl.default('http://localhost:4318/v1/logs'),
+    url: httpUrlSchema.default('http://localhost:4318/v1/logs'),
     /** Extra request headers (authentication for a collector or vendor). */
     headers: z.record(z.string(), z.string()).default({}),
     /** Per-request timeout, ms. */

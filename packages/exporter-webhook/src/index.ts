@@ -15,6 +15,7 @@ import {
   exporterDeliveryShape,
   httpRequest,
   httpStatusError,
+  httpUrlSchema,
   PermanentError,
   usableAlerts,
   z,
@@ -23,19 +24,11 @@ import { batchBody, jsonBody, ocsfBody, signBody, slackBody } from './payload.js
 
 export { batchBody, jsonBody, ocsfBody, signBody, slackBody, slackEscape, type WebhookBatch, type WebhookDelivery } from './payload.js';
 
-const httpUrl = z.string().refine((v) => {
-  try {
-    const u = new URL(v);
-    return u.protocol === 'http:' || u.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}, 'must be an http:// or https:// URL');
 
 export const webhookConfigSchema = z
   .object({
     /** Where to POST. */
-    url: httpUrl,
+    url: httpUrlSchema,
     /** `json`: the generic envelope `{ idempotencyKey, alert }`; `slack`: a Slack incoming-webhook text message; `ocsf`: an OCSF Detection Finding. */
     format: z.enum(['json', 'slack', 'ocsf']).default('json'),
     /** One POST per batch (`{ idempotencyKey, deliveries: [...] }`) instead of one per alert. JSON format only. */

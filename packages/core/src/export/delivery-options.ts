@@ -2,6 +2,16 @@ import { z } from 'zod';
 import type { RetryOptions } from '../runtime/retry.js';
 import { type AlertRoute, alertRouteSchema } from './route.js';
 
+/** Zod schema of an http:// or https:// URL (an exporter's endpoint). */
+export const httpUrlSchema = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an http:// or https:// URL');
+
 /** Queue settings of one exporter. */
 export interface ExporterQueueSettings {
   /** Alerts queued. Default 10 000. */
