@@ -1,4 +1,4 @@
-import { baselineConformance } from '@outflow/testkit';
+import { baselineConformance, normalSamples } from '@outflow/testkit';
 import { defineConformanceTests } from '@outflow/testkit/vitest';
 import {
   CountMinBaseline,
@@ -10,11 +10,8 @@ import {
   TransitionBaseline,
   WelfordBaseline,
 } from '../src/index.js';
-import { gaussian } from './helpers.js';
 
-const g = gaussian(42);
-const normal = Array.from({ length: 20_000 }, () => 1000 + 100 * g());
-const num = (i: number) => normal[i % normal.length] as number;
+const num = normalSamples(42, 20_000, 1000, 100);
 const badNumbers = [Number.NaN, Number.POSITIVE_INFINITY, 'x' as unknown as number, undefined as unknown as number];
 const badItems = [undefined as unknown as string, 42 as unknown as string, null as unknown as string];
 // Items drawn from a growing vocabulary, so set baselines are pushed to their bounds.

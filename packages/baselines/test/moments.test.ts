@@ -1,6 +1,6 @@
+import { DAY, gaussian, HOUR, MIN, roundTrip, T0 } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { EwmaBaseline, SeasonalBaseline, WelfordBaseline } from '../src/index.js';
-import { DAY, gaussian, HOUR, MIN, roundTrip, T0 } from './helpers.js';
 
 describe('welford', () => {
   it('gives the exact mean, population variance and range', () => {

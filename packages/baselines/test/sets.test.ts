@@ -1,6 +1,6 @@
+import { DAY, HOUR, MIN, rng, roundTrip, T0 } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { CountMinBaseline, DistinctBaseline, FirstSeenBaseline, TransitionBaseline } from '../src/index.js';
-import { DAY, HOUR, MIN, rng, roundTrip, T0 } from './helpers.js';
 
 describe('first_seen', () => {
   it('knows what it saw, and forgets it after the forget horizon', () => {

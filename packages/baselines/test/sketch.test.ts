@@ -1,6 +1,6 @@
+import { DAY, gaussian, HOUR, MIN, rng, roundTrip, T0 } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { SketchBaseline } from '../src/index.js';
-import { DAY, gaussian, HOUR, MIN, rng, roundTrip, T0 } from './helpers.js';
 
 function exactQuantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;

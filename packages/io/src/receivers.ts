@@ -216,6 +216,84 @@ export function decodeHttpBody(req: IngestRequest, host: ReceiverHost, decoder: 
   return { status: 200 };
 }
 
+/**
+ * Several transports run as one receiver: starts them in order (shutting the
+ * started ones down again when one fails to start), completes only when every
+ * transport has completed (an HTTP server never does, so finite file input next
+ * to one does not end the receiver), and shuts them all down. `address()` is the
+ * HTTP transport's, when one is given.
+ */
+export function combineReceivers(parts: readonly Receiver[], http?: HttpReceiver): HttpReceiver {
+  let shut: Promise<void> | undefined;
+  return {
+    async start(host: ReceiverHost) {
+      let pending = parts.length;
+      // One host per transport would complete the pipeline early: complete only when every transport has.
+      // Delegate rather than spread: a host may keep its methods on a prototype.
+      const shared: ReceiverHost =
+        parts.length === 1
+          ? host
+          : {
+              name: host.name,
+              metrics: host.metrics,
+              restoredPosition: host.restoredPosition,
+              emit: (batch, options) => host.emit(batch, options),
+              tryEmit: (batch, options) => host.tryEmit(batch, options),
+              deadLetter: (entry) => host.deadLetter(entry),
+              now: () => host.now(),
+              complete: () => {
+                if (--pending === 0) host.complete();
+              },
+            };
+      const started: Receiver[] = [];
+      try {
+        for (const part of parts) {
+          started.push(part);
+          await part.start(shared);
+        }
+      } catch (err) {
+        await Promise.allSettled(started.map((p) => p.shutdown()));
+        throw err;
+      }
+    },
+    shutdown() {
+      shut ??= Promise.allSettled(parts.map((p) => p.shutdown())).then(() => undefined);
+      return shut;
+    },
+    address: () => http?.address(),
+  };
+}
+
+/** What `createFileHttpReceiver` runs: files, HTTP POSTs, or both, of one format. */
+export interface FileHttpReceiverOptions {
+  /** Read files (tailed with checkpoints when `follow`). */
+  file?: FileSourceConfig | undefined;
+  /** Serve POSTs (bodies decoded with `decodeHttpBody`). */
+  http?: HttpServerConfig | undefined;
+  /** URL paths that accept POSTs. */
+  paths: readonly string[];
+  /** Name, file framing and decoder of the format. */
+  format: FileFormat;
+}
+
+/**
+ * The usual receiver of a JSON source that is both written to files and
+ * POSTed: a file receiver (when `file` is set) and an HTTP receiver serving
+ * `paths` (when `http` is set), run as one with `combineReceivers`, files first.
+ */
+export function createFileHttpReceiver(ctx: ComponentContext, options: FileHttpReceiverOptions): HttpReceiver {
+  const { file, http: httpConfig, format } = options;
+  const parts: Receiver[] = [];
+  if (file) parts.push(createFileReceiver(ctx, file, format));
+  let http: HttpReceiver | undefined;
+  if (httpConfig) {
+    const route: HttpRoute = (req, host) => decodeHttpBody(req, host, format.decoder, httpConfig);
+    http = createHttpReceiver(ctx, httpConfig, Object.fromEntries(options.paths.map((path) => [path, route])));
+    parts.push(http);
+  }
+  return combineReceivers(parts, http);
+}
+
 export type UdpReceiver = Receiver & { address(): { port: number } | undefined };
 
 /**

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ConfigError, defineComponent, Telemetry, z } from '@outflow/core';
+import { selfSignedCert } from '@outflow/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   busyResponse,
@@ -214,32 +214,8 @@ describe('HttpIngestServer over TLS', () => {
   beforeAll(() => {
     ({ dir, cleanup } = tempDir());
     files = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), clientCert: join(dir, 'client.pem'), clientKey: join(dir, 'client-key.pem') };
-    const selfSigned = (cert: string, key: string, cn: string) =>
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-          '-days',
-          '1',
-          '-subj',
-          `/CN=${cn}`,
-          '-addext',
-          'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
-    selfSigned(files.cert, files.key, 'localhost');
-    selfSigned(files.clientCert, files.clientKey, 'outflow-test-client');
+    selfSignedCert(files.cert, files.key, 'localhost');
+    selfSignedCert(files.clientCert, files.clientKey, 'outflow-test-client');
   });
   afterAll(() => cleanup());
 

@@ -2,11 +2,13 @@ import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { createPipeline, defineComponent, type MemoryDeadLetter, type NetworkFlowEvent } from '@outflow/core';
-import { createTestContext, createTestHost, receiverConformance } from '@outflow/testkit';
+import { createPipeline, defineComponent, type MemoryDeadLetter, type NetworkFlowEvent, type Receiver, type ReceiverHost } from '@outflow/core';
+import { createTestContext, createTestHost, flowEvent, receiverConformance } from '@outflow/testkit';
 import { defineConformanceTests } from '@outflow/testkit/vitest';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  combineReceivers,
+  createFileHttpReceiver,
   createFileReceiver,
   createHttpReceiver,
   createUdpReceiver,
@@ -275,6 +277,98 @@ describe('decodeHttpBody and createHttpReceiver', () => {
       expect(host.telemetry.total('refused')).toBe(1);
     } finally {
       await receiver.shutdown();
+    }
+  });
+});
+
+describe('combineReceivers and createFileHttpReceiver', () => {
+  /** A transport that records its calls and completes when told to. */
+  function part(name: string, calls: string[], options: { fail?: boolean } = {}): Receiver & { host?: ReceiverHost } {
+    const r: Receiver & { host?: ReceiverHost } = {
+      async start(host) {
+        calls.push(`start ${name}`);
+        r.host = host;
+        if (options.fail) throw new Error(`${name} failed`);
+      },
+      async shutdown() {
+        calls.push(`shutdown ${name}`);
+      },
+    };
+    return r;
+  }
+
+  it('starts the parts in order and completes only when every part has; a single part gets the host itself', async () => {
+    const calls: string[] = [];
+    const a = part('a', calls);
+    const b = part('b', calls);
+    const host = createTestHost();
+    const both = combineReceivers([a, b]);
+    await both.start(host);
+    expect(calls).toEqual(['start a', 'start b']);
+    // Batches go to the host with their options.
+    const emit = vi.spyOn(host, 'emit');
+    const options = { onProcessed: () => {} };
+    const batch = [flowEvent()];
+    await a.host?.emit(batch, options);
+    expect(emit).toHaveBeenCalledWith(batch, options);
+    a.host?.complete();
+    expect(host.completed).toBe(false);
+    b.host?.complete();
+    expect(host.completed).toBe(true);
+    expect(both.address()).toBeUndefined();
+    await Promise.all([both.shutdown(), both.shutdown()]);
+    expect(calls.slice(2).sort()).toEqual(['shutdown a', 'shutdown b']);
+    const only = part('only', []);
+    await combineReceivers([only]).start(host);
+    expect(only.host).toBe(host);
+  });
+
+  it('shuts the started parts down again when one fails to start', async () => {
+    const calls: string[] = [];
+    const combined = combineReceivers([part('a', calls), part('b', calls, { fail: true }), part('c', calls)]);
+    await expect(combined.start(createTestHost())).rejects.toThrow(/b failed/);
+    expect(calls).toEqual(['start a', 'start b', 'shutdown a', 'shutdown b']);
+  });
+
+  it('reads files and serves POSTs on the given paths as one receiver, which does not complete while the server runs', async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      writeFileSync(join(dir, 'a.log'), `${flowLine(T, '192.0.2.1')}\n`);
+      const ctx = createTestContext({ name: 'file_http' });
+      const receiver = createFileHttpReceiver(ctx, {
+        file: fileSourceSchema.parse({ paths: [dir] }),
+        http: httpServerSchema.parse({}),
+        paths: ['/a', '/b'],
+        format: { name: 'test_flow', framing: 'lines', decoder: testFlowDecoder },
+      });
+      const host = createTestHost({ ctx });
+      await receiver.start(host);
+      try {
+        await host.waitForEvents(1);
+        const url = receiver.address()?.url as string;
+        expect((await send(url, { path: '/a', body: flowLine(T, '192.0.2.2') })).status).toBe(200);
+        expect((await send(url, { path: '/b', body: '{bad' })).status).toBe(400);
+        expect((await send(url, { path: '/c', body: flowLine(T, '192.0.2.3') })).status).toBe(404);
+        expect(host.events.map((e) => (e as NetworkFlowEvent).dst.address)).toEqual(['192.0.2.1', '192.0.2.2']);
+        expect(host.deadLetters.map((d) => d.reason)).toEqual(['invalid_json']);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(host.completed).toBe(false);
+      } finally {
+        await receiver.shutdown();
+      }
+      const fileOnly = createFileHttpReceiver(ctx, {
+        file: fileSourceSchema.parse({ paths: [dir] }),
+        paths: ['/a'],
+        format: { name: 'test_flow', framing: 'lines', decoder: testFlowDecoder },
+      });
+      const fileHost = createTestHost({ ctx });
+      await fileOnly.start(fileHost);
+      await fileHost.waitForComplete();
+      expect(fileHost.events).toHaveLength(1);
+      expect(fileOnly.address()).toBeUndefined();
+      await fileOnly.shutdown();
+    } finally {
+      cleanup();
     }
   });
 });

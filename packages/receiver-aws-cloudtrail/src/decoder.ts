@@ -1,21 +1,21 @@
 import type { AttributeValue, CloudActor, CloudApiCallEvent, DecodeMeta, Decoder, DecodeSink, OutflowEvent } from '@outflow/core';
 import {
   type At,
+  atLine,
   brief,
-  decodeJsonInput,
+  decodeJsonInputGuarded,
   derivedId,
   isObject,
   type Json,
   type JsonInputHandler,
   lastJsonError,
-  locationOf,
   NOT_JSON,
   nonEmpty,
   parseJson,
   parseTimestamp,
   pointerLocation,
+  recordError,
   recordText,
-  relativeLocation,
   str,
 } from '@outflow/core/codec';
 
@@ -85,16 +85,12 @@ export class CloudTrailDecoder implements Decoder<string>, JsonInputHandler {
   readonly format = CLOUDTRAIL_FORMAT;
 
   decode(input: string, sink: DecodeSink, meta: DecodeMeta): void {
-    try {
-      decodeJsonInput(input, sink, meta, this);
-    } catch (err) {
-      sink.error({ reason: 'decoder_exception', message: err instanceof Error ? err.message : String(err), raw: input, location: meta.location });
-    }
+    decodeJsonInputGuarded(input, sink, meta, this);
   }
 
   /** @internal One JSON value of the input. */
   value(value: unknown, text: string | undefined, line: number | undefined, sink: DecodeSink, meta: DecodeMeta): void {
-    const at: At = { loc: locationOf(meta.location, line), tag: line !== undefined && line !== meta.line ? `line ${line} ` : '' };
+    const at = atLine(meta, line);
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) this.record(value[i], undefined, at, `/${i}`, sink, meta);
       return;
@@ -102,19 +98,15 @@ export class CloudTrailDecoder implements Decoder<string>, JsonInputHandler {
     this.document(value, text, at, '', sink, meta);
   }
 
-  private error(sink: DecodeSink, reason: string, message: string, record: unknown, text: string | undefined, at: At, pointer: string): void {
-    sink.error({ reason, message, raw: text ?? recordText(record), location: relativeLocation(at, pointer) });
-  }
-
   private document(v: unknown, text: string | undefined, at: At, pointer: string, sink: DecodeSink, meta: DecodeMeta): void {
     if (!isObject(v)) {
-      this.error(sink, 'unrecognized_record', `expected a JSON object, got ${v === null ? 'null' : typeof v}`, v, text, at, pointer);
+      recordError(sink, 'unrecognized_record', `expected a JSON object, got ${v === null ? 'null' : typeof v}`, v, text, at, pointer);
       return;
     }
     const records = v.Records;
     if (records !== undefined && v.eventName === undefined) {
       if (!Array.isArray(records)) {
-        this.error(sink, 'invalid_field', 'Records must be an array', v, text, at, pointer);
+        recordError(sink, 'invalid_field', 'Records must be an array', v, text, at, pointer);
         return;
       }
       for (let i = 0; i < records.length; i++) this.record(records[i], undefined, at, `${pointer}/Records/${i}`, sink, meta);
@@ -123,7 +115,7 @@ export class CloudTrailDecoder implements Decoder<string>, JsonInputHandler {
     const detailType = v['detail-type'];
     if (detailType !== undefined) {
       if (typeof detailType !== 'string' || !detailType.endsWith('via CloudTrail')) {
-        this.error(sink, 'unsupported_record', `EventBridge detail-type ${brief(detailType)} does not carry a CloudTrail record`, v, text, at, pointer);
+        recordError(sink, 'unsupported_record', `EventBridge detail-type ${brief(detailType)} does not carry a CloudTrail record`, v, text, at, pointer);
         return;
       }
       this.record(v.detail, undefined, at, `${pointer}/detail`, sink, meta);
@@ -135,7 +127,7 @@ export class CloudTrailDecoder implements Decoder<string>, JsonInputHandler {
       return;
     }
     if (v.digestStartTime !== undefined && v.logFiles !== undefined) {
-      this.error(sink, 'not_event_file', 'a CloudTrail digest file carries no events (exclude *CloudTrail-Digest* files)', v, text, at, pointer);
+      recordError(sink, 'not_event_file', 'a CloudTrail digest file carries no events (exclude *CloudTrail-Digest* files)', v, text, at, pointer);
       return;
     }
     this.record(v, text, at, pointer, sink, meta);
@@ -145,12 +137,12 @@ export class CloudTrailDecoder implements Decoder<string>, JsonInputHandler {
   private lookupEvent(e: unknown, at: At, pointer: string, sink: DecodeSink, meta: DecodeMeta): void {
     const inner = isObject(e) ? e.CloudTrailEvent : undefined;
     if (typeof inner !== 'string') {
-      this.error(sink, 'missing_field', 'lookup-events entry has no CloudTrailEvent string', e, undefined, at, pointer);
+      recordError(sink, 'missing_field', 'lookup-events entry has no CloudTrailEvent string', e, undefined, at, pointer);
       return;
     }
     const record = parseJson(inner);
     if (record === NOT_JSON) {
-      this.error(sink, 'invalid_json', `CloudTrailEvent is not JSON: ${lastJsonError}`, inner, inner, at, pointer);
+      recordError(sink, 'invalid_json', `CloudTrailEvent is not JSON: ${lastJsonError}`, inner, inner, at, pointer);
       return;
     }
     this.record(record, inner, at, pointer, sink, meta);
@@ -158,7 +150,7 @@ export class CloudTrailDecoder implements Decoder<string>, JsonInputHandler {
 
   private record(r: unknown, text: string | undefined, at: At, pointer: string, sink: DecodeSink, meta: DecodeMeta): void {
     if (!isObject(r)) {
-      this.error(
+      recordError(
         sink,
         'unrecognized_record',
         `a CloudTrail record must be a JSON object, got ${r === null ? 'null' : Array.isArray(r) ? 'an array' : typeof r}`,
@@ -177,12 +169,12 @@ export class CloudTrailDecoder implements Decoder<string>, JsonInputHandler {
       if (eventTime === undefined || eventTime === null) missing.push('eventTime');
       if (operation === undefined) missing.push('eventName');
       if (service === undefined) missing.push('eventSource');
-      this.error(sink, 'missing_field', `CloudTrail record has no ${missing.join(', ')}`, r, text, at, pointer);
+      recordError(sink, 'missing_field', `CloudTrail record has no ${missing.join(', ')}`, r, text, at, pointer);
       return;
     }
     const time = parseTimestamp(eventTime);
     if (time === undefined) {
-      this.error(sink, 'invalid_timestamp', `eventTime ${brief(eventTime)} is not an ISO 8601 timestamp`, r, text, at, pointer);
+      recordError(sink, 'invalid_timestamp', `eventTime ${brief(eventTime)} is not an ISO 8601 timestamp`, r, text, at, pointer);
       return;
     }
     const actor = actorOf(r.userIdentity);

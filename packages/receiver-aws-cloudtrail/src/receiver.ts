@@ -1,5 +1,5 @@
-import { type ComponentContext, defineComponent, type Receiver, type ReceiverHost, z } from '@outflow/core';
-import { createFileReceiver, createHttpReceiver, decodeHttpBody, fileSourceSchema, type HttpReceiver, httpServerSchema } from '@outflow/io';
+import { type ComponentContext, defineComponent, type Receiver, z } from '@outflow/core';
+import { createFileHttpReceiver, fileSourceSchema, httpServerSchema } from '@outflow/io';
 import { CLOUDTRAIL_FORMAT, cloudTrailDecoder } from './decoder.js';
 
 /** File names CloudTrail writes that hold no events: digest files (`<account>_CloudTrail-Digest_<region>_...json.gz`). */
@@ -39,63 +39,13 @@ export interface CloudTrailReceiver extends Receiver {
   address(): { port: number; url: string } | undefined;
 }
 
-class Composite implements CloudTrailReceiver {
-  private shut: Promise<void> | undefined;
-
-  constructor(
-    private readonly parts: readonly Receiver[],
-    private readonly http: HttpReceiver | undefined,
-  ) {}
-
-  async start(host: ReceiverHost): Promise<void> {
-    let pending = this.parts.length;
-    // One host per transport would complete the pipeline early: complete only when every transport has.
-    const shared: ReceiverHost =
-      this.parts.length === 1
-        ? host
-        : {
-            name: host.name,
-            metrics: host.metrics,
-            emit: (batch) => host.emit(batch),
-            tryEmit: (batch) => host.tryEmit(batch),
-            deadLetter: (entry) => host.deadLetter(entry),
-            now: () => host.now(),
-            complete: () => {
-              if (--pending === 0) host.complete();
-            },
-          };
-    const started: Receiver[] = [];
-    try {
-      for (const part of this.parts) {
-        started.push(part);
-        await part.start(shared);
-      }
-    } catch (err) {
-      await Promise.allSettled(started.map((p) => p.shutdown()));
-      throw err;
-    }
-  }
-
-  shutdown(): Promise<void> {
-    this.shut ??= Promise.allSettled(this.parts.map((p) => p.shutdown())).then(() => undefined);
-    return this.shut;
-  }
-
-  address(): { port: number; url: string } | undefined {
-    return this.http?.address();
-  }
-}
-
 export function createCloudTrailReceiver(ctx: ComponentContext, config: CloudTrailConfig): CloudTrailReceiver {
-  const parts: Receiver[] = [];
-  if (config.file) parts.push(createFileReceiver(ctx, config.file, { name: CLOUDTRAIL_FORMAT, framing: config.framing, decoder: cloudTrailDecoder }));
-  let http: HttpReceiver | undefined;
-  const httpConfig = config.http;
-  if (httpConfig) {
-    http = createHttpReceiver(ctx, httpConfig, { [config.path]: (req, host) => decodeHttpBody(req, host, cloudTrailDecoder, httpConfig) });
-    parts.push(http);
-  }
-  return new Composite(parts, http);
+  return createFileHttpReceiver(ctx, {
+    file: config.file,
+    http: config.http,
+    paths: [config.path],
+    format: { name: CLOUDTRAIL_FORMAT, framing: config.framing, decoder: cloudTrailDecoder },
+  });
 }
 
 /**

@@ -1,7 +1,8 @@
 import { type CloudApiCallEvent, decodeAll } from '@outflow/core';
+import { decodeAs, goldenOf } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { cloudTrailDecoder } from '../src/index.js';
-import { decodeAs, fixture, goldenOf, OBSERVED } from './helpers.js';
+import { fixture, OBSERVED } from './helpers.js';
 
 function decodeRecords(text: string, meta: { location?: string; line?: number } = {}) {
   return decodeAll(cloudTrailDecoder, text, { observedTime: OBSERVED, ...meta }) as {
@@ -134,8 +135,8 @@ describe('aws_cloudtrail decoder: shapes', () => {
 
   it('decodes a JSON-lines file given as a document exactly as line by line', () => {
     for (const file of ['panther-cloudtrail.jsonl', 'eventbridge.jsonl', 'malformed.jsonl']) {
-      const lines = decodeAs(cloudTrailDecoder, fixture(file), 'lines', file);
-      const doc = decodeAs(cloudTrailDecoder, fixture(file), 'document', file);
+      const lines = decodeAs(cloudTrailDecoder, fixture(file), 'lines', { location: file, observedTime: OBSERVED });
+      const doc = decodeAs(cloudTrailDecoder, fixture(file), 'document', { location: file, observedTime: OBSERVED });
       expect(goldenOf({ events: doc.events, errors: [] })).toEqual(goldenOf({ events: lines.events, errors: [] }));
       expect(doc.errors.map((e) => e.reason)).toEqual(lines.errors.map((e) => e.reason));
     }

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CloudApiCallEvent } from '@outflow/core';
+import { decodeAs, golden, goldenOf } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { cloudTrailDecoder } from '../src/index.js';
-import { decodeAs, fixture, goldenOf, TESTDATA } from './helpers.js';
+import { fixture, OBSERVED, TESTDATA } from './helpers.js';
 
 /**
  * Golden tests: each fixture decodes to the checked-in testdata/golden/<fixture>.json.
@@ -25,11 +25,9 @@ const CASES: { file: string; framing: 'lines' | 'document'; events: number; erro
 describe('aws_cloudtrail golden files', () => {
   for (const c of CASES) {
     it(`${c.file} (${c.framing})`, () => {
-      const result = decodeAs(cloudTrailDecoder, fixture(c.file), c.framing, `testdata/${c.file}`);
+      const result = decodeAs(cloudTrailDecoder, fixture(c.file), c.framing, { location: `testdata/${c.file}`, observedTime: OBSERVED });
       const actual = goldenOf(result);
-      const goldenPath = join(TESTDATA, 'golden', `${c.file}.json`);
-      if (process.env.UPDATE_GOLDEN === '1' || !existsSync(goldenPath)) writeFileSync(goldenPath, `${JSON.stringify(actual, null, 2)}\n`);
-      expect(actual).toEqual(JSON.parse(readFileSync(goldenPath, 'utf8')));
+      expect(actual).toEqual(golden(join(TESTDATA, 'golden', `${c.file}.json`), actual, { createMissing: true }));
       expect(result.events.length).toBe(c.events);
       expect(result.errors.length).toBe(c.errors);
       for (const e of result.events as CloudApiCallEvent[]) {
@@ -40,7 +38,10 @@ describe('aws_cloudtrail golden files', () => {
   }
 
   it('a Records file with 3 good and 1 bad record yields 3 events and 1 missing_field error', () => {
-    const { events, errors } = decodeAs(cloudTrailDecoder, fixture('records-mixed.json'), 'document', 'records-mixed.json');
+    const { events, errors } = decodeAs(cloudTrailDecoder, fixture('records-mixed.json'), 'document', {
+      location: 'records-mixed.json',
+      observedTime: OBSERVED,
+    });
     expect(events).toHaveLength(3);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ reason: 'missing_field', location: '/Records/1' });

@@ -1,14 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { type CloudApiCallEvent, ConfigError } from '@outflow/core';
-import { createTestContext, createTestHost, receiverConformance, type TestHost } from '@outflow/testkit';
-import { defineConformanceTests } from '@outflow/testkit/vitest';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { type HttpReply, post as httpPost, receiverConformance, selfSignedCert } from '@outflow/testkit';
+import { defineConformanceTests, receiverStarter, tempDirs } from '@outflow/testkit/vitest';
+import { describe, expect, it } from 'vitest';
 import { type CloudTrailConfigInput, type CloudTrailReceiver, cloudTrail } from '../src/index.js';
 import { fixture, TESTDATA } from './helpers.js';
 
@@ -16,61 +12,13 @@ const DELIVERY = fixture('delivery-ec2-share-ebs-snapshot.json');
 const DELIVERY_GZ = readFileSync(join(TESTDATA, 'delivery-ec2-share-ebs-snapshot.json.gz'));
 const ENVELOPE = fixture('eventbridge.jsonl').split('\n')[0] as string;
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
+/** A real HTTP(S) POST of JSON to the receiver on 127.0.0.1. */
+function post(url: string, body: string | Buffer, headers: Record<string, string> = {}, ca?: Buffer): Promise<HttpReply> {
+  return httpPost(url, body, { 'Content-Type': 'application/json', ...headers }, { ca });
 }
 
-/** A real HTTP(S) request to the receiver on 127.0.0.1. */
-function post(url: string, body: string | Buffer, headers: Record<string, string> = {}, ca?: Buffer): Promise<Reply> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
-      {
-        method: 'POST',
-        hostname: u.hostname,
-        port: u.port,
-        path: u.pathname,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...headers },
-        ...(ca ? { ca, servername: 'localhost' } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'outflow-cloudtrail-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const running: CloudTrailReceiver[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.shutdown()));
-});
-
-async function start(config: CloudTrailConfigInput, setup?: (host: TestHost) => void): Promise<{ host: TestHost; receiver: CloudTrailReceiver; url: string }> {
-  const ctx = createTestContext({ name: 'aws_cloudtrail', type: 'aws_cloudtrail', kind: 'receiver' });
-  const receiver = cloudTrail.create(ctx, cloudTrail.validate(config)) as CloudTrailReceiver;
-  running.push(receiver);
-  const host = createTestHost({ ctx });
-  setup?.(host);
-  await receiver.start(host);
-  const address = receiver.address();
-  return { host, receiver, url: address ? `${address.url}/cloudtrail` : '' };
-}
+const tempDir = tempDirs('outflow-cloudtrail-');
+const start = receiverStarter<CloudTrailReceiver, CloudTrailConfigInput>(cloudTrail, { path: '/cloudtrail' });
 
 /** Where an S3 sync of a trail puts one delivery file. */
 function deliveryPath(root: string, name: string): string {
@@ -213,29 +161,7 @@ describe('aws_cloudtrail HTTP on 127.0.0.1', () => {
     const dir = tempDir();
     const certFile = join(dir, 'cert.pem');
     const keyFile = join(dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    selfSignedCert(certFile, keyFile);
     const { host, url } = await start({ http: { tls: { certFile, keyFile } } });
     expect((await post(url, DELIVERY, {}, readFileSync(certFile))).status).toBe(200);
     expect(host.events).toHaveLength(1);

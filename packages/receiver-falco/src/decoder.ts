@@ -1,5 +1,15 @@
 import type { AttributeValue, DecodeMeta, Decoder, DecodeSink, ProcessInfo, RuntimeAlertEvent, WorkloadIdentity } from '@outflow/core';
-import { isObject, parseRfc3339, shortHash, splitArgs, toNumber, unmapAddress } from '@outflow/core/codec';
+import {
+  decodeJsonLines,
+  detailLocation,
+  isObject,
+  type JsonLineHandler,
+  parseRfc3339,
+  shortHash,
+  splitArgs,
+  toNumber,
+  unmapAddress,
+} from '@outflow/core/codec';
 
 /** Format name of Falco's JSON alert output. */
 export const FALCO_FORMAT = 'falco';
@@ -20,24 +30,6 @@ function splitEndpoint(value: string): [string, number | undefined] | undefined 
 }
 
 /**
- * Where a record sits inside one decode input, as DecodeError.location wants
- * it: `5` (line 5 of the file the input came from), `line 3` (third line of a
- * body without line numbers), with `[2]` appended for an element of a JSON array.
- */
-function detailOf(meta: DecodeMeta, bodyLine: number | undefined): string | undefined {
-  if (meta.line !== undefined) return String(meta.line + (bodyLine ?? 1) - 1);
-  return bodyLine !== undefined ? `line ${bodyLine}` : undefined;
-}
-
-/** Event location: `path:line` for file lines, `http://peer#line 3` or `#[2]` for parts of a body. */
-function eventLocation(meta: DecodeMeta, detail: string | undefined): string | undefined {
-  if (meta.location === undefined) return undefined;
-  if (detail === undefined) return meta.location;
-  const c = detail.charCodeAt(0);
-  return c >= 48 && c <= 57 ? `${meta.location}:${detail}` : `${meta.location}#${detail}`;
-}
-
-/**
  * Decodes Falco alerts as Falco writes them with `json_output: true` (stdout,
  * file and `http_output`) and as falcosidekick forwards them: one JSON object
  * per alert with `time`, `rule`, `priority`, `output`, `output_fields`, `tags`,
@@ -47,55 +39,16 @@ function eventLocation(meta: DecodeMeta, detail: string | undefined): string | u
  * alert per line). Every alert becomes a `runtime_alert` event; a bad alert is
  * reported through `sink.error` and the others still decode.
  */
-export class FalcoDecoder implements Decoder<string, RuntimeAlertEvent> {
+export class FalcoDecoder implements Decoder<string, RuntimeAlertEvent>, JsonLineHandler<RuntimeAlertEvent> {
   readonly format = FALCO_FORMAT;
 
   decode(input: string, sink: DecodeSink<RuntimeAlertEvent>, meta: DecodeMeta): void {
-    if (input.indexOf('\n') < 0) {
-      this.decodeLine(input, sink, meta, detailOf(meta, undefined));
-      return;
-    }
-    // Several lines: one pretty-printed alert or array, or JSON lines.
-    const first = firstChar(input);
-    if (first === 0x7b /* { */ || first === 0x5b /* [ */) {
-      let whole: unknown;
-      let parsed = false;
-      try {
-        whole = JSON.parse(input);
-        parsed = true;
-      } catch {
-        // not one document: fall through to JSON lines
-      }
-      if (parsed) {
-        this.decodeValue(whole, input, sink, meta, detailOf(meta, undefined));
-        return;
-      }
-    }
-    let start = 0;
-    let n = 0;
-    while (start <= input.length) {
-      let end = input.indexOf('\n', start);
-      if (end < 0) end = input.length;
-      const lineEnd = end > start && input.charCodeAt(end - 1) === 13 ? end - 1 : end;
-      if (lineEnd > start) this.decodeLine(input.slice(start, lineEnd), sink, meta, detailOf(meta, n + 1));
-      n++;
-      start = end + 1;
-    }
+    // One alert, or several lines: one pretty-printed alert or array, or JSON lines.
+    decodeJsonLines(input, sink, meta, '{[', this);
   }
 
-  private decodeLine(line: string, sink: DecodeSink<RuntimeAlertEvent>, meta: DecodeMeta, detail: string | undefined): void {
-    if (isBlank(line)) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (err) {
-      sink.error({ reason: 'invalid_json', message: `not JSON: ${(err as Error).message}`, raw: line, location: detail });
-      return;
-    }
-    this.decodeValue(value, line, sink, meta, detail);
-  }
-
-  private decodeValue(value: unknown, raw: string, sink: DecodeSink<RuntimeAlertEvent>, meta: DecodeMeta, detail: string | undefined): void {
+  /** @internal One JSON value of the input: an alert or an array of alerts. */
+  lineValue(value: unknown, raw: string, sink: DecodeSink<RuntimeAlertEvent>, meta: DecodeMeta, detail: string | undefined): void {
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
         const item: unknown = value[i];
@@ -133,7 +86,7 @@ export class FalcoDecoder implements Decoder<string, RuntimeAlertEvent> {
     const rawTags = value.tags;
     if (rawTags !== undefined && rawTags !== null && !Array.isArray(rawTags))
       return fail(sink, 'invalid_field', 'tags must be an array of strings', value, rawText, detail);
-    const location = eventLocation(meta, detail);
+    const location = detailLocation(meta, detail);
     const fields: Record<string, unknown> = rawFields ?? {};
     const tags = rawTags ? stringsOnly(rawTags) : NO_TAGS;
 
@@ -479,18 +432,6 @@ const NO_TAGS: readonly string[] = Object.freeze([]);
 function stringsOnly(values: unknown[]): readonly string[] {
   for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'string') return values.filter((v): v is string => typeof v === 'string');
   return values as string[];
-}
-
-function firstChar(s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c !== 32 && c !== 9 && c !== 10 && c !== 13 && c !== 0xfeff) return c;
-  }
-  return -1;
-}
-
-function isBlank(s: string): boolean {
-  return firstChar(s) < 0;
 }
 
 function safeStringify(value: unknown): string {

@@ -1,5 +1,14 @@
 import { type ComponentContext, defineComponent, type Receiver, type ReceiverHost, z } from '@outflow/core';
-import { createFileReceiver, createHttpReceiver, decodeHttpBody, fileSourceSchema, type HttpReceiver, httpServerSchemaWith } from '@outflow/io';
+import {
+  combineReceivers,
+  createFileReceiver,
+  createHttpReceiver,
+  decodeHttpBody,
+  fileSourceSchema,
+  type HttpReceiver,
+  type HttpRoute,
+  httpServerSchemaWith,
+} from '@outflow/io';
 import { FALCO_FORMAT, falcoDecoder } from './decoder.js';
 
 /** falcosidekick's default port, so Falco's `http_output` can point here unchanged. */
@@ -20,52 +29,36 @@ export type FalcoConfig = z.output<typeof falcoSchema>;
 export type FalcoConfigInput = z.input<typeof falcoSchema>;
 
 /**
- * Runs the configured transports as one receiver. Finite file input completes
- * the receiver only when no HTTP server is running.
+ * Runs the configured transports as one receiver, the HTTP server first.
+ * Finite file input completes the receiver only when no HTTP server is running.
  */
 export class FalcoReceiver implements Receiver {
-  private readonly http: HttpReceiver | undefined;
-  private readonly file: Receiver | undefined;
+  private readonly inner: HttpReceiver;
 
   constructor(ctx: ComponentContext, config: FalcoConfig) {
-    if (config.http) {
-      const http = config.http;
-      const route = (req: Parameters<typeof decodeHttpBody>[0], host: ReceiverHost) => decodeHttpBody(req, host, falcoDecoder, http);
-      this.http = createHttpReceiver(ctx, http, Object.fromEntries(config.paths.map((p) => [p, route])));
+    const parts: Receiver[] = [];
+    let http: HttpReceiver | undefined;
+    const httpConfig = config.http;
+    if (httpConfig) {
+      const route: HttpRoute = (req, host) => decodeHttpBody(req, host, falcoDecoder, httpConfig);
+      http = createHttpReceiver(ctx, httpConfig, Object.fromEntries(config.paths.map((p) => [p, route])));
+      parts.push(http);
     }
-    if (config.file) this.file = createFileReceiver(ctx, config.file, { name: FALCO_FORMAT, framing: 'lines', decoder: falcoDecoder });
+    if (config.file) parts.push(createFileReceiver(ctx, config.file, { name: FALCO_FORMAT, framing: 'lines', decoder: falcoDecoder }));
+    this.inner = combineReceivers(parts, http);
   }
 
   async start(host: ReceiverHost): Promise<void> {
-    // With an HTTP server running, the end of the files is not the end of the receiver. Delegate rather than
-    // spread: a host may keep its methods on a prototype.
-    const fileHost: ReceiverHost = this.http
-      ? {
-          name: host.name,
-          metrics: host.metrics,
-          emit: (batch) => host.emit(batch),
-          tryEmit: (batch) => host.tryEmit(batch),
-          deadLetter: (entry) => host.deadLetter(entry),
-          now: () => host.now(),
-          complete: () => {},
-        }
-      : host;
-    try {
-      await this.http?.start(host);
-      await this.file?.start(fileHost);
-    } catch (err) {
-      await this.shutdown();
-      throw err;
-    }
+    await this.inner.start(host);
   }
 
-  async shutdown(): Promise<void> {
-    await Promise.all([this.http?.shutdown(), this.file?.shutdown()]);
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
   }
 
   /** The HTTP server's address, once started. */
   address(): { port: number; url: string } | undefined {
-    return this.http?.address();
+    return this.inner.address();
   }
 }
 

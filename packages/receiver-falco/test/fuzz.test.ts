@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DecodeError, OutflowEvent } from '@outflow/core';
+import { damagedLines } from '@outflow/testkit/fuzz';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { falcoDecoder } from '../src/index.js';
@@ -49,13 +50,7 @@ const mutatedAlert = fc
 
 const line = fc.constantFrom(...valid.map((v) => JSON.stringify(v)));
 /** Truncations and character flips of valid lines. */
-const damaged = fc.oneof(
-  fc.tuple(line, fc.nat()).map(([l, n]) => l.slice(0, n % l.length)),
-  fc.tuple(line, fc.nat(), fc.integer({ min: 0, max: 0xffff })).map(([l, n, c]) => {
-    const i = n % l.length;
-    return l.slice(0, i) + String.fromCharCode(c) + l.slice(i + 1);
-  }),
-);
+const damaged = damagedLines(line);
 
 const input = fc.oneof(
   mutatedAlert,

@@ -1,6 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAll } from '@outflow/core';
+import { golden } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { falcoDecoder } from '../src/index.js';
 
@@ -20,16 +21,10 @@ function decodeFixture(name: string) {
   return { events, errors };
 }
 
-function golden(name: string, actual: unknown): unknown {
-  const path = join(testdata, name);
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, `${JSON.stringify(actual, null, 2)}\n`);
-  return JSON.parse(readFileSync(path, 'utf8'));
-}
-
 describe('falco decoder golden files', () => {
   it('alerts.jsonl decodes to alerts.golden.json (events and errors with reasons)', () => {
     const actual = decodeFixture('alerts.jsonl');
-    expect(JSON.parse(JSON.stringify(actual))).toEqual(golden('alerts.golden.json', actual));
+    expect(JSON.parse(JSON.stringify(actual))).toEqual(golden(join(testdata, 'alerts.golden.json'), actual));
     expect(actual.events).toHaveLength(6);
     expect((actual.errors as { reason: string }[]).map((e) => e.reason)).toEqual([
       'invalid_json',

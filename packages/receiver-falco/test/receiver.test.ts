@@ -2,11 +2,10 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ConfigError, type RuntimeAlertEvent } from '@outflow/core';
-import { createTestContext, createTestHost, freePort, receiverConformance, type TestHost } from '@outflow/testkit';
-import { defineConformanceTests } from '@outflow/testkit/vitest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, post, receiverConformance } from '@outflow/testkit';
+import { defineConformanceTests, receiverStarter } from '@outflow/testkit/vitest';
+import { describe, expect, it } from 'vitest';
 import { type FalcoReceiver, falco } from '../src/index.js';
-import { post } from './http-client.js';
 
 const testdata = join(import.meta.dirname, '..', 'testdata');
 const fixture = readFileSync(join(testdata, 'alerts.jsonl'), 'utf8').split('\n');
@@ -44,19 +43,7 @@ defineConformanceTests(
 );
 
 describe('falco receiver transports', () => {
-  const running: FalcoReceiver[] = [];
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((r) => r.shutdown()));
-  });
-
-  async function start(config: unknown): Promise<{ host: TestHost; url: string; receiver: FalcoReceiver }> {
-    const ctx = createTestContext({ name: 'falco' });
-    const receiver = falco.create(ctx, falco.validate(config)) as FalcoReceiver;
-    running.push(receiver);
-    const host = createTestHost({ ctx });
-    await receiver.start(host);
-    return { host, receiver, url: receiver.address()?.url ?? '' };
-  }
+  const start = receiverStarter<FalcoReceiver>(falco);
 
   it('accepts one alert, an array and JSON lines on / and /falco', async () => {
     const { host, url } = await start({ http: { port: await freePort() } });

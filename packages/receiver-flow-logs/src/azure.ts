@@ -1,7 +1,16 @@
-import type { AttributeValue, DecodeMeta, Decoder, DecodeSink, FlowDirection, FormatDefinition, NetworkFlowEvent } from '@outflow/core';
+import {
+  type AttributeValue,
+  type DecodeMeta,
+  type Decoder,
+  type DecodeSink,
+  type FlowDirection,
+  type FormatDefinition,
+  type NetworkFlowEvent,
+  parseIPv4,
+} from '@outflow/core';
 import { eachJsonValue, type FlowDecoderOptions, isObject, lineLocation, str, within } from './common.js';
 import { StreamHash } from './hash.js';
-import { isIpAddress, parseIpv4 } from './ip.js';
+import { isIpAddress } from './ip.js';
 
 /**
  * Azure Network Watcher flow logs, `{"records":[...]}` documents as written to
@@ -289,8 +298,8 @@ export class AzureFlowDecoder implements Decoder<string> {
     if (ts < 0 || ts > (ctx.vnet ? 1e14 : 1e11)) return bad(`timestamp "${f[0]}" is not epoch ${ctx.vnet ? 'milliseconds' : 'seconds'}`);
     const srcAddr = f[1] as string;
     const dstAddr = f[2] as string;
-    const s4 = parseIpv4(srcAddr);
-    const d4 = parseIpv4(dstAddr);
+    const s4 = parseIPv4(srcAddr) ?? -1;
+    const d4 = parseIPv4(dstAddr) ?? -1;
     if ((s4 < 0 && !isIpAddress(srcAddr)) || (d4 < 0 && !isIpAddress(dstAddr))) return bad('source and destination must be IP addresses');
     const srcPort = uintField(f[3] as string);
     const dstPort = uintField(f[4] as string);

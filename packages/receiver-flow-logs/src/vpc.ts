@@ -7,11 +7,12 @@ import {
   type FormatDefinition,
   KeyedState,
   type NetworkFlowEvent,
+  parseIPv4,
   type WorkloadIdentity,
 } from '@outflow/core';
 import { type FlowDecoderOptions, isObject, lineLocation, within } from './common.js';
 import { LineIdHasher } from './hash.js';
-import { AddressClassifier, DEFAULT_INTERNAL_CIDRS, directionOf, isIpAddress, parseIpv4 } from './ip.js';
+import { AddressClassifier, DEFAULT_INTERNAL_CIDRS, directionOf, isIpAddress } from './ip.js';
 
 /**
  * AWS VPC Flow Logs, text form: space-separated fields, `-` for absent values.
@@ -98,20 +99,7 @@ const ATTRIBUTE_KEYS: Readonly<Record<string, { key: string; numeric?: boolean }
 
 /** Fields that go to typed slots (or are dropped, like `version`), never to attributes. */
 const TYPED_FIELDS = new Set([
-  'version',
-  'account-id',
-  'interface-id',
-  'srcaddr',
-  'dstaddr',
-  'srcport',
-  'dstport',
-  'protocol',
-  'packets',
-  'bytes',
-  'start',
-  'end',
-  'action',
-  'log-status',
+  ...VPC_DEFAULT_FIELDS,
   'vpc-id',
   'subnet-id',
   'pkt-srcaddr',
@@ -496,8 +484,8 @@ export class VpcFlowDecoder implements Decoder<string> {
       const d = f[L.flowDirection] as string;
       if (d === 'egress' || d === 'ingress') direction = d;
     }
-    const s4 = parseIpv4(srcAddr);
-    const d4 = parseIpv4(dstAddr);
+    const s4 = parseIPv4(srcAddr) ?? -1;
+    const d4 = parseIPv4(dstAddr) ?? -1;
     const srcClass = s4 >= 0 ? this.classifier.classifyV4(s4) : this.classifier.classify(srcAddr);
     const dstClass = d4 >= 0 ? this.classifier.classifyV4(d4) : this.classifier.classify(dstAddr);
     if (srcClass === 'invalid') return invalid(L.pktSrc >= 0 && pktSrc !== '-' ? 'pkt-srcaddr' : 'srcaddr', srcAddr);

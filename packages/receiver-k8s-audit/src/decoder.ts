@@ -2,22 +2,22 @@ import { gunzipSync } from 'node:zlib';
 import type { AttributeValue, DecodeError, DecodeMeta, Decoder, DecodeSink, K8sAuditEvent, OutflowEvent, WorkloadIdentity } from '@outflow/core';
 import {
   type At,
+  atLine,
   brief,
-  decodeJsonInput,
+  decodeJsonInputGuarded,
   derivedId,
   epochMs,
   isObject,
   type Json,
   type JsonInputHandler,
   lastJsonError,
-  locationOf,
   NOT_JSON,
   nonEmpty,
   parseJson,
   parseTimestamp,
   pointerLocation,
+  recordError,
   recordText,
-  relativeLocation,
   str,
   stringArray,
   stringRecord,
@@ -247,12 +247,7 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
   readonly format = K8S_AUDIT_FORMAT;
 
   decode(input: string, sink: DecodeSink, meta: DecodeMeta): void {
-    try {
-      decodeJsonInput(input, sink, meta, this);
-    } catch (err) {
-      // Defensive: a bug here must cost one input, not the stream.
-      sink.error({ reason: 'decoder_exception', message: err instanceof Error ? err.message : String(err), raw: input, location: meta.location });
-    }
+    decodeJsonInputGuarded(input, sink, meta, this);
   }
 
   /** @internal CloudWatch export lines: `<RFC 3339 timestamp> <audit event JSON>`. */
@@ -265,7 +260,7 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
 
   /** @internal One JSON value of the input. */
   value(value: unknown, text: string | undefined, line: number | undefined, sink: DecodeSink, meta: DecodeMeta, prefixTime: number | undefined): void {
-    const at: At = { loc: locationOf(meta.location, line), tag: line !== undefined && line !== meta.line ? `line ${line} ` : '' };
+    const at = atLine(meta, line);
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) this.record(value[i], undefined, at, `/${i}`, sink, meta, NO_WRAPPER);
       return;
@@ -279,13 +274,9 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
     this.record(value, text, at, '', sink, meta, NO_WRAPPER);
   }
 
-  private error(sink: DecodeSink, reason: string, message: string, record: unknown, text: string | undefined, at: At, pointer: string): void {
-    sink.error({ reason, message, raw: text ?? recordText(record), location: relativeLocation(at, pointer) });
-  }
-
   private record(v: unknown, text: string | undefined, at: At, pointer: string, sink: DecodeSink, meta: DecodeMeta, w: Wrapper): void {
     if (!isObject(v)) {
-      this.error(
+      recordError(
         sink,
         'unrecognized_record',
         `expected a JSON object, got ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v}`,
@@ -327,12 +318,12 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
   private eventList(v: Json, text: string | undefined, at: At, pointer: string, sink: DecodeSink, meta: DecodeMeta): void {
     const apiVersion = v.apiVersion;
     if (apiVersion !== undefined && !SUPPORTED_VERSIONS.has(apiVersion as string)) {
-      this.error(sink, 'unsupported_version', `EventList apiVersion ${brief(apiVersion)} is not audit.k8s.io/v1 or v1beta1`, v, text, at, pointer);
+      recordError(sink, 'unsupported_version', `EventList apiVersion ${brief(apiVersion)} is not audit.k8s.io/v1 or v1beta1`, v, text, at, pointer);
       return;
     }
     const items = v.items;
     if (!Array.isArray(items)) {
-      this.error(sink, 'invalid_field', 'EventList.items must be an array', v, text, at, pointer);
+      recordError(sink, 'invalid_field', 'EventList.items must be an array', v, text, at, pointer);
       return;
     }
     for (let i = 0; i < items.length; i++) this.audit(items[i], undefined, at, `${pointer}/items/${i}`, sink, meta, NO_WRAPPER);
@@ -343,12 +334,12 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
     if (v.messageType === 'CONTROL_MESSAGE') return; // CloudWatch's connectivity probe: carries no log data
     const stream = str(v.logStream);
     if (stream !== undefined && !stream.startsWith('kube-apiserver-audit')) {
-      this.error(sink, 'not_audit_stream', `log stream ${stream} is not a kube-apiserver-audit stream`, v, text, at, pointer);
+      recordError(sink, 'not_audit_stream', `log stream ${stream} is not a kube-apiserver-audit stream`, v, text, at, pointer);
       return;
     }
     const events = v.logEvents;
     if (!Array.isArray(events)) {
-      this.error(sink, 'missing_field', 'CloudWatch payload has no logEvents array', v, text, at, pointer);
+      recordError(sink, 'missing_field', 'CloudWatch payload has no logEvents array', v, text, at, pointer);
       return;
     }
     const w = wrapper('aws');
@@ -365,7 +356,7 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
       const e = events[i];
       const stream = isObject(e) ? str(e.logStreamName) : undefined;
       if (stream !== undefined && !stream.startsWith('kube-apiserver-audit')) {
-        this.error(sink, 'not_audit_stream', `log stream ${stream} is not a kube-apiserver-audit stream`, e, undefined, at, `${pointer}/events/${i}`);
+        recordError(sink, 'not_audit_stream', `log stream ${stream} is not a kube-apiserver-audit stream`, e, undefined, at, `${pointer}/events/${i}`);
         continue;
       }
       this.logEvent(e, at, `${pointer}/events/${i}`, sink, meta, w);
@@ -374,7 +365,7 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
 
   private logEvent(e: unknown, at: At, pointer: string, sink: DecodeSink, meta: DecodeMeta, w: Wrapper): void {
     if (!isObject(e)) {
-      this.error(sink, 'unrecognized_record', 'a CloudWatch log event must be an object', e, undefined, at, pointer);
+      recordError(sink, 'unrecognized_record', 'a CloudWatch log event must be an object', e, undefined, at, pointer);
       return;
     }
     w.time = epochMs(e.timestamp);
@@ -382,14 +373,14 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
     if (typeof message === 'string') {
       const inner = parseJson(message);
       if (inner === NOT_JSON) {
-        this.error(sink, 'invalid_json', `log event message is not JSON: ${lastJsonError}`, message, message, at, pointer);
+        recordError(sink, 'invalid_json', `log event message is not JSON: ${lastJsonError}`, message, message, at, pointer);
         return;
       }
       this.audit(inner, message, at, pointer, sink, meta, w);
     } else if (isObject(message)) {
       this.audit(message, undefined, at, pointer, sink, meta, w);
     } else {
-      this.error(sink, 'missing_field', 'CloudWatch log event has no message', e, undefined, at, pointer);
+      recordError(sink, 'missing_field', 'CloudWatch log event has no message', e, undefined, at, pointer);
     }
   }
 
@@ -409,7 +400,7 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
       if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes, { maxOutputLength: MAX_FIREHOSE_RECORD_BYTES });
       text = bytes.toString('utf8');
     } catch (err) {
-      this.error(
+      recordError(
         sink,
         'invalid_encoding',
         `Firehose record data is not base64 (gzip) JSON: ${err instanceof Error ? err.message : String(err)}`,
@@ -422,7 +413,7 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
     }
     const value = parseJson(text);
     if (value === NOT_JSON) {
-      this.error(sink, 'invalid_json', `Firehose record data is not JSON: ${lastJsonError}`, text, text, at, pointer);
+      recordError(sink, 'invalid_json', `Firehose record data is not JSON: ${lastJsonError}`, text, text, at, pointer);
       return;
     }
     if (isObject(value) && (Array.isArray(value.logEvents) || typeof value.messageType === 'string')) this.cloudWatch(value, text, at, pointer, sink, meta);
@@ -432,12 +423,12 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
   /** Azure diagnostic record: `{ category: "kube-audit", properties: { log: "<event JSON>" }, time, resourceId }`. */
   private azure(r: unknown, text: string | undefined, at: At, pointer: string, sink: DecodeSink, meta: DecodeMeta): void {
     if (!isObject(r)) {
-      this.error(sink, 'unrecognized_record', 'a diagnostic record must be an object', r, text, at, pointer);
+      recordError(sink, 'unrecognized_record', 'a diagnostic record must be an object', r, text, at, pointer);
       return;
     }
     const category = str(r.category);
     if (category !== 'kube-audit' && category !== 'kube-audit-admin') {
-      this.error(sink, 'unsupported_category', `diagnostic category ${brief(r.category)} is not kube-audit or kube-audit-admin`, r, text, at, pointer);
+      recordError(sink, 'unsupported_category', `diagnostic category ${brief(r.category)} is not kube-audit or kube-audit-admin`, r, text, at, pointer);
       return;
     }
     const props = r.properties;
@@ -448,44 +439,44 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
     if (typeof log === 'string') {
       const inner = parseJson(log);
       if (inner === NOT_JSON) {
-        this.error(sink, 'invalid_json', `properties.log is not JSON: ${lastJsonError}`, log, log, at, pointer);
+        recordError(sink, 'invalid_json', `properties.log is not JSON: ${lastJsonError}`, log, log, at, pointer);
         return;
       }
       this.audit(inner, log, at, pointer, sink, meta, w);
     } else if (isObject(log)) {
       this.audit(log, undefined, at, pointer, sink, meta, w);
     } else {
-      this.error(sink, 'missing_field', 'diagnostic record has no properties.log', r, text, at, pointer);
+      recordError(sink, 'missing_field', 'diagnostic record has no properties.log', r, text, at, pointer);
     }
   }
 
   /** A native audit event (v1, v1beta1, or without apiVersion). */
   private audit(ev: unknown, text: string | undefined, at: At, pointer: string, sink: DecodeSink, meta: DecodeMeta, w: Wrapper): void {
     if (!isObject(ev)) {
-      this.error(sink, 'unrecognized_record', 'an audit event must be a JSON object', ev, text, at, pointer);
+      recordError(sink, 'unrecognized_record', 'an audit event must be a JSON object', ev, text, at, pointer);
       return;
     }
     const kind = ev.kind;
     if (kind !== undefined && kind !== 'Event') {
-      this.error(sink, 'unsupported_kind', `kind ${brief(kind)} is not an audit Event`, ev, text, at, pointer);
+      recordError(sink, 'unsupported_kind', `kind ${brief(kind)} is not an audit Event`, ev, text, at, pointer);
       return;
     }
     const apiVersion = ev.apiVersion;
     if (apiVersion !== undefined && !SUPPORTED_VERSIONS.has(apiVersion as string)) {
-      this.error(sink, 'unsupported_version', `apiVersion ${brief(apiVersion)} is not audit.k8s.io/v1 or v1beta1`, ev, text, at, pointer);
+      recordError(sink, 'unsupported_version', `apiVersion ${brief(apiVersion)} is not audit.k8s.io/v1 or v1beta1`, ev, text, at, pointer);
       return;
     }
     const verb = nonEmpty(ev.verb);
     if (verb === undefined) {
       if (kind === undefined && apiVersion === undefined && ev.auditID === undefined && ev.user === undefined)
-        this.error(sink, 'unrecognized_record', 'not a Kubernetes audit event (no kind, apiVersion, auditID, verb or user)', ev, text, at, pointer);
-      else this.error(sink, 'missing_field', 'audit event has no verb', ev, text, at, pointer);
+        recordError(sink, 'unrecognized_record', 'not a Kubernetes audit event (no kind, apiVersion, auditID, verb or user)', ev, text, at, pointer);
+      else recordError(sink, 'missing_field', 'audit event has no verb', ev, text, at, pointer);
       return;
     }
     const userValue = ev.user;
     const username = isObject(userValue) ? str(userValue.username) : undefined;
     if (username === undefined) {
-      this.error(sink, 'missing_field', 'audit event has no user.username', ev, text, at, pointer);
+      recordError(sink, 'missing_field', 'audit event has no user.username', ev, text, at, pointer);
       return;
     }
     let time = parseTimestamp(ev.requestReceivedTimestamp);
@@ -494,7 +485,7 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
     if (time === undefined) time = w.time;
     if (time === undefined) {
       const present = ev.requestReceivedTimestamp !== undefined || ev.stageTimestamp !== undefined || ev.timestamp !== undefined;
-      this.error(
+      recordError(
         sink,
         present ? 'invalid_timestamp' : 'missing_field',
         present ? 'requestReceivedTimestamp/stageTimestamp is not an RFC 3339 timestamp' : 'audit event has no requestReceivedTimestamp or stageTimestamp',
@@ -562,30 +553,30 @@ export class K8sAuditDecoder implements Decoder<string>, JsonInputHandler {
   private gke(v: Json, text: string | undefined, at: At, pointer: string, sink: DecodeSink, meta: DecodeMeta): void {
     const pp = v.protoPayload;
     if (!isObject(pp)) {
-      this.error(sink, 'invalid_field', 'protoPayload must be an object', v, text, at, pointer);
+      recordError(sink, 'invalid_field', 'protoPayload must be an object', v, text, at, pointer);
       return;
     }
     const method = str(pp.methodName);
     if (method === undefined || !(method.startsWith('io.k8s.') || pp.serviceName === 'k8s.io')) {
-      this.error(sink, 'unsupported_record', `not a Kubernetes audit entry (methodName ${brief(pp.methodName)})`, v, text, at, pointer);
+      recordError(sink, 'unsupported_record', `not a Kubernetes audit entry (methodName ${brief(pp.methodName)})`, v, text, at, pointer);
       return;
     }
     const verb = method.slice(method.lastIndexOf('.') + 1);
     if (verb.length === 0) {
-      this.error(sink, 'missing_field', `methodName ${method} has no verb`, v, text, at, pointer);
+      recordError(sink, 'missing_field', `methodName ${method} has no verb`, v, text, at, pointer);
       return;
     }
     const auth = pp.authenticationInfo;
     const username = isObject(auth) ? (nonEmpty(auth.principalEmail) ?? nonEmpty(auth.principalSubject)) : undefined;
     if (username === undefined) {
-      this.error(sink, 'missing_field', 'protoPayload.authenticationInfo has no principalEmail', v, text, at, pointer);
+      recordError(sink, 'missing_field', 'protoPayload.authenticationInfo has no principalEmail', v, text, at, pointer);
       return;
     }
     let time = parseTimestamp(v.timestamp);
     if (time === undefined) time = parseTimestamp(v.receiveTimestamp);
     if (time === undefined) {
       const present = v.timestamp !== undefined || v.receiveTimestamp !== undefined;
-      this.error(
+      recordError(
         sink,
         present ? 'invalid_timestamp' : 'missing_field',
         present ? 'timestamp is not an RFC 3339 timestamp' : 'LogEntry has no timestamp',

@@ -1,5 +1,5 @@
-import { type ComponentContext, type Decoder, defineComponent, type Receiver, type ReceiverHost, z } from '@outflow/core';
-import { createFileReceiver, createHttpReceiver, decodeHttpBody, fileSourceSchema, type HttpReceiver, httpServerSchema } from '@outflow/io';
+import { type ComponentContext, type Decoder, defineComponent, type Receiver, z } from '@outflow/core';
+import { createFileHttpReceiver, fileSourceSchema, httpServerSchema } from '@outflow/io';
 import { AUDIT_STAGES, K8S_AUDIT_FORMAT, k8sAuditDecoder, StageFilterDecoder } from './decoder.js';
 
 /** Configuration of the `k8s_audit` receiver. */
@@ -27,66 +27,15 @@ export interface K8sAuditReceiver extends Receiver {
   address(): { port: number; url: string } | undefined;
 }
 
-/** Runs the configured transports as one receiver: starts them all, completes when all have completed, shuts them all down. */
-class Composite implements K8sAuditReceiver {
-  private shut: Promise<void> | undefined;
-
-  constructor(
-    private readonly parts: readonly Receiver[],
-    private readonly http: HttpReceiver | undefined,
-  ) {}
-
-  async start(host: ReceiverHost): Promise<void> {
-    let pending = this.parts.length;
-    // One host per transport would complete the pipeline early: complete only when every transport has.
-    const shared: ReceiverHost =
-      this.parts.length === 1
-        ? host
-        : {
-            name: host.name,
-            metrics: host.metrics,
-            emit: (batch) => host.emit(batch),
-            tryEmit: (batch) => host.tryEmit(batch),
-            deadLetter: (entry) => host.deadLetter(entry),
-            now: () => host.now(),
-            complete: () => {
-              if (--pending === 0) host.complete();
-            },
-          };
-    const started: Receiver[] = [];
-    try {
-      for (const part of this.parts) {
-        started.push(part);
-        await part.start(shared);
-      }
-    } catch (err) {
-      await Promise.allSettled(started.map((p) => p.shutdown()));
-      throw err;
-    }
-  }
-
-  shutdown(): Promise<void> {
-    this.shut ??= Promise.allSettled(this.parts.map((p) => p.shutdown())).then(() => undefined);
-    return this.shut;
-  }
-
-  address(): { port: number; url: string } | undefined {
-    return this.http?.address();
-  }
-}
-
 export function createK8sAuditReceiver(ctx: ComponentContext, config: K8sAuditConfig): K8sAuditReceiver {
   const decoder: Decoder<string> =
     config.stages === 'all' ? k8sAuditDecoder : new StageFilterDecoder(k8sAuditDecoder, config.stages, (n) => ctx.metrics.add('dropped', n, 'stage_filtered'));
-  const parts: Receiver[] = [];
-  if (config.file) parts.push(createFileReceiver(ctx, config.file, { name: K8S_AUDIT_FORMAT, framing: config.framing, decoder }));
-  let http: HttpReceiver | undefined;
-  const httpConfig = config.http;
-  if (httpConfig) {
-    http = createHttpReceiver(ctx, httpConfig, { [config.path]: (req, host) => decodeHttpBody(req, host, decoder, httpConfig) });
-    parts.push(http);
-  }
-  return new Composite(parts, http);
+  return createFileHttpReceiver(ctx, {
+    file: config.file,
+    http: config.http,
+    paths: [config.path],
+    format: { name: K8S_AUDIT_FORMAT, framing: config.framing, decoder },
+  });
 }
 
 /**

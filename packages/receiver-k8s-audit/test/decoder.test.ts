@@ -1,9 +1,10 @@
 import { gzipSync } from 'node:zlib';
 import { decodeAll, type K8sAuditEvent } from '@outflow/core';
 import { parseTimestamp, splitConcatenated } from '@outflow/core/codec';
+import { decodeAs, goldenOf } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { clusterFromLogGroup, k8sAuditDecoder, objectRefFromResourceName, StageFilterDecoder } from '../src/index.js';
-import { decodeAs, fixture, goldenOf, OBSERVED } from './helpers.js';
+import { fixture, OBSERVED } from './helpers.js';
 
 const T = '2024-05-02T10:15:30.123456Z';
 const T_MS = Date.UTC(2024, 4, 2, 10, 15, 30, 123);
@@ -285,8 +286,8 @@ describe('k8s_audit decoder: wrappers', () => {
 describe('k8s_audit decoder: framing', () => {
   it('decodes a JSON-lines file given as one document exactly as line by line', () => {
     for (const file of ['exec.jsonl', 'eks-native.jsonl', 'malformed.jsonl']) {
-      const lines = decodeAs(k8sAuditDecoder, fixture(file), 'lines', file);
-      const doc = decodeAs(k8sAuditDecoder, fixture(file), 'document', file);
+      const lines = decodeAs(k8sAuditDecoder, fixture(file), 'lines', { location: file, observedTime: OBSERVED });
+      const doc = decodeAs(k8sAuditDecoder, fixture(file), 'document', { location: file, observedTime: OBSERVED });
       expect(goldenOf({ events: doc.events, errors: [] })).toEqual(goldenOf({ events: lines.events, errors: [] }));
       expect(doc.errors.map((e) => e.reason)).toEqual(lines.errors.map((e) => e.reason));
     }

@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeAs, golden, goldenOf } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { k8sAuditDecoder } from '../src/index.js';
-import { decodeAs, fixture, goldenOf, TESTDATA } from './helpers.js';
+import { fixture, OBSERVED, TESTDATA } from './helpers.js';
 
 /**
  * Golden tests: each fixture decodes to the checked-in testdata/golden/<fixture>.json.
@@ -23,11 +23,9 @@ const CASES: { file: string; framing: 'lines' | 'document'; events: number; erro
 describe('k8s_audit golden files', () => {
   for (const c of CASES) {
     it(`${c.file} (${c.framing})`, () => {
-      const result = decodeAs(k8sAuditDecoder, fixture(c.file), c.framing, `testdata/${c.file}`);
+      const result = decodeAs(k8sAuditDecoder, fixture(c.file), c.framing, { location: `testdata/${c.file}`, observedTime: OBSERVED });
       const actual = goldenOf(result);
-      const goldenPath = join(TESTDATA, 'golden', `${c.file}.json`);
-      if (process.env.UPDATE_GOLDEN === '1' || !existsSync(goldenPath)) writeFileSync(goldenPath, `${JSON.stringify(actual, null, 2)}\n`);
-      expect(actual).toEqual(JSON.parse(readFileSync(goldenPath, 'utf8')));
+      expect(actual).toEqual(golden(join(TESTDATA, 'golden', `${c.file}.json`), actual, { createMissing: true }));
       expect(result.events.length).toBe(c.events);
       expect(result.errors.length).toBe(c.errors);
       for (const e of result.events) {

@@ -1,75 +1,23 @@
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ConfigError, type K8sAuditEvent } from '@outflow/core';
-import { createTestContext, createTestHost, freePort, receiverConformance, type TestHost } from '@outflow/testkit';
-import { defineConformanceTests } from '@outflow/testkit/vitest';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, type HttpReply, post as httpPost, receiverConformance, selfSignedCert } from '@outflow/testkit';
+import { defineConformanceTests, receiverStarter, tempDirs } from '@outflow/testkit/vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type K8sAuditConfigInput, type K8sAuditReceiver, k8sAudit } from '../src/index.js';
 import { fixture } from './helpers.js';
 
 const EVENT_LIST = fixture('webhook-eventlist.json');
 const LINE = fixture('exec.jsonl').split('\n')[0] as string;
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
+/** A real HTTP(S) POST of JSON to the receiver on 127.0.0.1. */
+function post(url: string, body: string | Buffer, headers: Record<string, string> = {}, ca?: Buffer): Promise<HttpReply> {
+  return httpPost(url, body, { 'Content-Type': 'application/json', ...headers }, { ca });
 }
 
-/** A real HTTP(S) request to the receiver on 127.0.0.1. */
-function post(url: string, body: string | Buffer, headers: Record<string, string> = {}, ca?: Buffer): Promise<Reply> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
-      {
-        method: 'POST',
-        hostname: u.hostname,
-        port: u.port,
-        path: u.pathname,
-        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), ...headers },
-        ...(ca ? { ca, servername: 'localhost' } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'outflow-k8s-audit-'));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const running: K8sAuditReceiver[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.shutdown()));
-});
-
-async function start(config: K8sAuditConfigInput, setup?: (host: TestHost) => void): Promise<{ host: TestHost; receiver: K8sAuditReceiver; url: string }> {
-  const ctx = createTestContext({ name: 'k8s_audit', type: 'k8s_audit', kind: 'receiver' });
-  const receiver = k8sAudit.create(ctx, k8sAudit.validate(config)) as K8sAuditReceiver;
-  running.push(receiver);
-  const host = createTestHost({ ctx });
-  setup?.(host);
-  await receiver.start(host);
-  const address = receiver.address();
-  return { host, receiver, url: address ? `${address.url}/audit` : '' };
-}
+const tempDir = tempDirs('outflow-k8s-audit-');
+const start = receiverStarter<K8sAuditReceiver, K8sAuditConfigInput>(k8sAudit, { path: '/audit' });
 
 defineConformanceTests(
   'k8s_audit receiver conformance (HTTP webhook)',
@@ -202,29 +150,7 @@ describe('k8s_audit webhook (HTTP on 127.0.0.1)', () => {
       const dir = tempDir();
       certFile = join(dir, 'cert.pem');
       keyFile = join(dir, 'key.pem');
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-keyout',
-          keyFile,
-          '-out',
-          certFile,
-          '-days',
-          '1',
-          '-subj',
-          '/CN=localhost',
-          '-addext',
-          'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
+      selfSignedCert(certFile, keyFile);
     });
 
     it('serves the webhook over HTTPS', async () => {

@@ -1,4 +1,5 @@
-/** Byte-level helpers: unsigned integers of any field length, IP address text, NTP timestamps. */
+/** Byte-level helpers: unsigned integers of any field length, IP addresses, NTP timestamps. */
+import { parseIPv6Words } from '@outflow/core';
 
 const TWO_32 = 4294967296;
 
@@ -27,6 +28,25 @@ export function readUint(bytes: Uint8Array, view: DataView, offset: number, leng
 /** Dotted-quad text of an IPv4 address held as an unsigned 32-bit number. */
 export function ipv4Text(v: number): string {
   return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
+/** Bytes of IPv6 text (with `::` and an optional trailing dotted quad, parsed by core's `parseIPv6Words`), or undefined. */
+export function ipv6Bytes(text: string): Uint8Array | undefined {
+  const words = [0, 0, 0, 0];
+  if (!parseIPv6Words(text, words)) return undefined;
+  const bytes = new Uint8Array(16);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < 4; i++) view.setUint32(4 * i, words[i] as number);
+  return bytes;
+}
+
+/** The IPv6 address in `bytes[offset..offset+16)` as four 32-bit words, most significant first, into `out` (as core's `parseIPv6Words` gives it). */
+export function ipv6Words(bytes: Uint8Array, offset: number, out: number[]): number[] {
+  for (let i = 0; i < 4; i++) {
+    const at = offset + 4 * i;
+    out[i] = (((bytes[at] as number) << 24) | ((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number)) >>> 0;
+  }
+  return out;
 }
 
 /** Text of the IPv6 address in `bytes[offset..offset+16)`, in the RFC 5952 canonical form. */

@@ -3,8 +3,8 @@
  * data records from flow objects. For tests, benchmarks and tools (feeding a
  * collector on loopback); it is not an exporter (no flow cache, no timers).
  */
-import { NTP_UNIX_OFFSET_SECONDS } from './bytes.js';
-import { parseIpv4, parseIpv6 } from './cidr.js';
+import { parseIPv4 } from '@outflow/core';
+import { ipv6Bytes, NTP_UNIX_OFFSET_SECONDS } from './bytes.js';
 import { REVERSE_PEN } from './ie.js';
 import { VARIABLE_LENGTH } from './templates.js';
 
@@ -188,14 +188,14 @@ function fieldBytes(value: FieldValue, length: number): Uint8Array {
   }
   if (typeof value === 'string') {
     if (length === 4) {
-      const v4 = parseIpv4(value);
+      const v4 = parseIPv4(value);
       if (v4 !== undefined) {
         new DataView(out.buffer).setUint32(0, v4);
         return out;
       }
     }
     if (length === 16 && value.includes(':')) {
-      const v6 = parseIpv6(value);
+      const v6 = ipv6Bytes(value);
       if (v6) return v6;
     }
     out.set(utf8.encode(value).subarray(0, length));

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAll } from '@outflow/core';
 import { describe, expect, it } from 'vitest';
-import { ipv6Text } from '../src/bytes.js';
-import { CidrSet, cidrProblem, parseIpv6 } from '../src/cidr.js';
+import { ipv6Bytes, ipv6Text } from '../src/bytes.js';
+import { CidrSet, cidrProblem } from '../src/cidr.js';
 import { encodeV5 } from '../src/encoder.js';
 import { formats, NetflowHexLineDecoder, sniffNetflowHexLines } from '../src/format.js';
 import { TESTDATA } from './helpers.js';
@@ -54,13 +54,13 @@ describe('addresses and ranges', () => {
     ['::ffff:192.0.2.128', '::ffff:192.0.2.128'],
     ['1:0:0:2:0:0:0:3', '1:0:0:2::3'],
   ])('formats %s as %s (RFC 5952)', (input, canonical) => {
-    const bytes = parseIpv6(input);
+    const bytes = ipv6Bytes(input);
     expect(bytes).toBeDefined();
     expect(ipv6Text(bytes as Uint8Array, 0)).toBe(canonical);
   });
 
   it('rejects malformed IPv6 text', () => {
-    for (const bad of ['1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', 'g::1', '::ffff:300.1.1.1']) expect(parseIpv6(bad), bad).toBeUndefined();
+    for (const bad of ['1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', 'g::1', '::ffff:300.1.1.1']) expect(ipv6Bytes(bad), bad).toBeUndefined();
   });
 
   it('matches IPv4 and IPv6 ranges, and explains bad CIDRs', () => {
@@ -74,9 +74,22 @@ describe('addresses and ranges', () => {
     expect(set.has('8.8.8.8')).toBe(true); // 0.0.0.0/0
     const narrow = new CidrSet(['192.168.4.0/22']);
     expect(narrow.has('192.168.8.1')).toBe(false);
-    expect(cidrProblem('10.0.0.0/33')).toMatch(/at most 32/);
+    expect(cidrProblem('10.0.0.0/33')).toMatch(/0\.\.32/);
     expect(cidrProblem('10.0.0.0')).toMatch(/address\/prefix/);
-    expect(cidrProblem('fd00::/129')).toMatch(/at most 128/);
+    expect(cidrProblem('fd00::/129')).toMatch(/0\.\.128/);
     expect(cidrProblem('fd00::/8')).toBeUndefined();
+  });
+
+  it('matches addresses in datagram bytes at any offset, IPv4-mapped ones by their IPv4 address', () => {
+    const set = new CidrSet(['10.0.0.0/8', 'fd00::/8']);
+    const datagram = new Uint8Array(40);
+    datagram.set(ipv6Bytes('fd12::1') as Uint8Array, 3);
+    datagram.set(ipv6Bytes('::ffff:10.1.2.3') as Uint8Array, 19);
+    expect(set.hasV6(datagram, 3)).toBe(true);
+    expect(set.hasV6(datagram, 19)).toBe(true);
+    expect(set.hasV6(datagram.subarray(1), 2)).toBe(true);
+    expect(set.hasV6(ipv6Bytes('fe00::1') as Uint8Array, 0)).toBe(false);
+    expect(set.hasV4(0x0a000001)).toBe(true);
+    expect(set.hasV4(0x08080808)).toBe(false);
   });
 });

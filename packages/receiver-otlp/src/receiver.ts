@@ -1,5 +1,5 @@
 import { type ComponentContext, type DecodeMeta, defineComponent, type FormatDefinition, type Receiver, type ReceiverHost, z } from '@outflow/core';
-import { createHttpReceiver, type HttpReceiver, httpServerSchemaWith, type IngestRequest, type IngestResponse } from '@outflow/io';
+import { createHttpReceiver, type HttpReceiver, httpLocation, httpServerSchemaWith, type IngestRequest, type IngestResponse } from '@outflow/io';
 import { collectMapping, OtlpLogsMapper, RequestShapeError } from './mapping.js';
 import { decodeLogsRequest, encodeLogsResponse, encodeStatus, ProtobufError } from './protobuf.js';
 
@@ -61,11 +61,6 @@ const CODE_INVALID_ARGUMENT = 3;
 const CODE_RESOURCE_EXHAUSTED = 8;
 const CODE_UNAVAILABLE = 14;
 
-/** `http://address`, IPv6 addresses bracketed (as @outflow/io writes peer locations). */
-function peerLocation(remoteAddress: string): string {
-  return `http://${remoteAddress.includes(':') ? `[${remoteAddress}]` : remoteAddress}`;
-}
-
 function mediaType(header: string | string[] | undefined): string {
   const value = Array.isArray(header) ? header[0] : header;
   if (!value) return '';
@@ -112,7 +107,7 @@ export class OtlpLogsReceiver implements Receiver {
     if (type !== JSON_TYPE && type !== PROTOBUF_TYPE)
       return status(415, CODE_INVALID_ARGUMENT, `unsupported Content-Type "${type}"; send ${PROTOBUF_TYPE} or ${JSON_TYPE}`);
 
-    const location = peerLocation(req.remoteAddress);
+    const location = httpLocation(req.remoteAddress);
     const bad = (reason: string, message: string): IngestResponse => {
       host.deadLetter({ stage: 'decode', reason, message, raw: req.body, location });
       return status(400, CODE_INVALID_ARGUMENT, message);

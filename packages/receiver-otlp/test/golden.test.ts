@@ -1,18 +1,13 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAll } from '@outflow/core';
+import { golden } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { OtlpJsonDecoder } from '../src/index.js';
 import { testFormats } from './test-formats.js';
 
 const testdata = join(import.meta.dirname, '..', 'testdata');
 const OBSERVED = Date.UTC(2024, 5, 12, 10, 0, 0);
-
-function golden(name: string, actual: unknown): unknown {
-  const path = join(testdata, name);
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, `${JSON.stringify(actual, null, 2)}\n`);
-  return JSON.parse(readFileSync(path, 'utf8'));
-}
 
 describe('otlp_json decoder golden file', () => {
   it('logs.jsonl decodes to logs.golden.json: bodies by rule and by sniff, resource workload, time fallback, errors', () => {
@@ -32,7 +27,7 @@ describe('otlp_json decoder golden file', () => {
         errors.push(...out.errors);
       });
     const actual = { events, errors, skipped };
-    expect(JSON.parse(JSON.stringify(actual))).toEqual(golden('logs.golden.json', actual));
+    expect(JSON.parse(JSON.stringify(actual))).toEqual(golden(join(testdata, 'logs.golden.json'), actual));
     expect(events).toHaveLength(4);
     expect((errors as { reason: string }[]).map((e) => e.reason)).toEqual([
       'invalid_flow',

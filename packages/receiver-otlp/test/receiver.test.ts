@@ -4,11 +4,10 @@ import { gzipSync } from 'node:zlib';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
 import { ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { ConfigError, type NetworkFlowEvent } from '@outflow/core';
-import { createTestContext, createTestHost, freePort, receiverConformance, type TestHost } from '@outflow/testkit';
-import { defineConformanceTests } from '@outflow/testkit/vitest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, post, receiverConformance } from '@outflow/testkit';
+import { defineConformanceTests, receiverStarter, type StartedReceiver } from '@outflow/testkit/vitest';
+import { describe, expect, it } from 'vitest';
 import { type OtlpLogsReceiver, otlpLogs } from '../src/index.js';
-import { post } from './http-client.js';
 import { sdkLogRecords } from './sdk.js';
 import { testFormats } from './test-formats.js';
 
@@ -56,18 +55,9 @@ defineConformanceTests(
 );
 
 describe('otlp receiver over HTTP', () => {
-  const running: OtlpLogsReceiver[] = [];
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((r) => r.shutdown()));
-  });
-
-  async function start(config: Record<string, unknown> = {}): Promise<{ host: TestHost; url: string }> {
-    const ctx = createTestContext({ name: 'otlp' });
-    const receiver = otlpLogs.create(ctx, otlpLogs.validate({ formats: testFormats, ...config, http: { port: await freePort(), ...(config.http as object) } }));
-    running.push(receiver as OtlpLogsReceiver);
-    const host = createTestHost({ ctx });
-    await receiver.start(host);
-    return { host, url: `${(receiver as OtlpLogsReceiver).address()?.url}/v1/logs` };
+  const startOtlp = receiverStarter<OtlpLogsReceiver>(otlpLogs, { path: '/v1/logs' });
+  async function start(config: Record<string, unknown> = {}): Promise<StartedReceiver<OtlpLogsReceiver>> {
+    return startOtlp({ formats: testFormats, ...config, http: { port: await freePort(), ...(config.http as object) } });
   }
 
   it('receives logs from the OpenTelemetry JS OTLP/HTTP exporter (protobuf, gzip) and answers full success', async () => {

@@ -12,7 +12,17 @@ import type {
   ProcessInfo,
   WorkloadIdentity,
 } from '@outflow/core';
-import { isObject, parseRfc3339, shortHash, splitArgs, toNumber, unmapAddress } from '@outflow/core/codec';
+import {
+  decodeJsonLines,
+  detailLocation,
+  isObject,
+  type JsonLineHandler,
+  parseRfc3339,
+  shortHash,
+  splitArgs,
+  toNumber,
+  unmapAddress,
+} from '@outflow/core/codec';
 
 /** Format name of Tetragon's JSON export. */
 export const TETRAGON_FORMAT = 'tetragon';
@@ -135,24 +145,6 @@ function fileOperation(name: string, mask: number | undefined, flags: string | u
   return 'other';
 }
 
-/**
- * Where a record sits inside one decode input, as DecodeError.location wants
- * it: `5` (line 5 of the file the input came from) or `line 3` (third line of
- * a body without line numbers).
- */
-function detailOf(meta: DecodeMeta, bodyLine: number | undefined): string | undefined {
-  if (meta.line !== undefined) return String(meta.line + (bodyLine ?? 1) - 1);
-  return bodyLine !== undefined ? `line ${bodyLine}` : undefined;
-}
-
-/** Event location: `path:line` for file lines, `source#line 3` for lines of an input without line numbers. */
-function eventLocation(meta: DecodeMeta, detail: string | undefined): string | undefined {
-  if (meta.location === undefined) return undefined;
-  if (detail === undefined) return meta.location;
-  const c = detail.charCodeAt(0);
-  return c >= 48 && c <= 57 ? `${meta.location}:${detail}` : `${meta.location}#${detail}`;
-}
-
 /** One record being decoded: what every event built from it shares. */
 interface Ctx {
   record: Json;
@@ -178,7 +170,7 @@ interface Ctx {
  * Other well-formed records are skipped (see `onSkip`); malformed ones go to
  * `sink.error` with a reason and decoding goes on.
  */
-export class TetragonDecoder implements Decoder<string, OutflowEvent> {
+export class TetragonDecoder implements Decoder<string, OutflowEvent>, JsonLineHandler<OutflowEvent> {
   readonly format = TETRAGON_FORMAT;
   private readonly onSkip: ((reason: string, location: string | undefined) => void) | undefined;
 
@@ -187,51 +179,13 @@ export class TetragonDecoder implements Decoder<string, OutflowEvent> {
   }
 
   decode(input: string, sink: DecodeSink<OutflowEvent>, meta: DecodeMeta): void {
-    if (input.indexOf('\n') < 0) {
-      this.decodeLine(input, sink, meta, detailOf(meta, undefined));
-      return;
-    }
-    // Several lines: one pretty-printed record (as in Tetragon's docs), or JSON lines.
-    if (firstChar(input) === 0x7b) {
-      let whole: unknown;
-      let parsed = false;
-      try {
-        whole = JSON.parse(input);
-        parsed = true;
-      } catch {
-        // JSON lines
-      }
-      if (parsed) {
-        this.decodeRecord(whole, input, sink, meta, detailOf(meta, undefined));
-        return;
-      }
-    }
-    let start = 0;
-    let n = 0;
-    while (start <= input.length) {
-      let end = input.indexOf('\n', start);
-      if (end < 0) end = input.length;
-      const lineEnd = end > start && input.charCodeAt(end - 1) === 13 ? end - 1 : end;
-      if (lineEnd > start) this.decodeLine(input.slice(start, lineEnd), sink, meta, detailOf(meta, n + 1));
-      n++;
-      start = end + 1;
-    }
+    // One record, or several lines: one pretty-printed record (as in Tetragon's docs), or JSON lines.
+    decodeJsonLines(input, sink, meta, '{', this);
   }
 
-  private decodeLine(line: string, sink: DecodeSink<OutflowEvent>, meta: DecodeMeta, detail: string | undefined): void {
-    if (firstChar(line) < 0) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (err) {
-      sink.error({ reason: 'invalid_json', message: `not JSON: ${(err as Error).message}`, raw: line, location: detail });
-      return;
-    }
-    this.decodeRecord(value, line, sink, meta, detail);
-  }
-
-  private decodeRecord(value: unknown, rawLine: string, sink: DecodeSink<OutflowEvent>, meta: DecodeMeta, detail: string | undefined): undefined {
-    const location = eventLocation(meta, detail);
+  /** @internal One JSON value of the input: a Tetragon record. */
+  lineValue(value: unknown, rawLine: string, sink: DecodeSink<OutflowEvent>, meta: DecodeMeta, detail: string | undefined): undefined {
+    const location = detailLocation(meta, detail);
     if (!isObject(value)) {
       sink.error({
         reason: 'invalid_record',
@@ -703,14 +657,6 @@ function finish(ctx: Ctx, event: OutflowEvent, p: Json, known?: WorkloadIdentity
       event.attributes['container.runtime'] = runtime;
     }
   }
-}
-
-function firstChar(s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c !== 32 && c !== 9 && c !== 10 && c !== 13 && c !== 0xfeff) return c;
-  }
-  return -1;
 }
 
 /** The shared Tetragon decoder (skipped records are not counted; receivers build their own with `onSkip`). */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DecodeError, OutflowEvent } from '@outflow/core';
+import { damagedLines } from '@outflow/testkit/fuzz';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TetragonDecoder } from '../src/index.js';
@@ -60,13 +61,8 @@ const mutated = fc
   .tuple(fc.constantFrom(...valid), fc.constantFrom(...PATHS), fc.constantFrom<'delete' | 'set'>('delete', 'set'), weird)
   .map(([r, path, op, value]) => JSON.stringify(mutate(r, path, op, value)));
 const line = fc.constantFrom(...valid.map((v) => JSON.stringify(v)));
-const damaged = fc.oneof(
-  fc.tuple(line, fc.nat()).map(([l, n]) => l.slice(0, n % l.length)),
-  fc.tuple(line, fc.nat(), fc.integer({ min: 0, max: 0xffff })).map(([l, n, c]) => {
-    const i = n % l.length;
-    return l.slice(0, i) + String.fromCharCode(c) + l.slice(i + 1);
-  }),
-);
+/** Truncations and character flips of valid lines. */
+const damaged = damagedLines(line);
 const input = fc.oneof(
   mutated,
   mutated,

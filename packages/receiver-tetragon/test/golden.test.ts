@@ -1,6 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAll } from '@outflow/core';
+import { golden } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { TetragonDecoder } from '../src/index.js';
 
@@ -23,16 +24,10 @@ function decodeFixture(name: string) {
   return { events, errors, skipped };
 }
 
-function golden(name: string, actual: unknown): unknown {
-  const path = join(testdata, name);
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, `${JSON.stringify(actual, null, 2)}\n`);
-  return JSON.parse(readFileSync(path, 'utf8'));
-}
-
 describe('tetragon decoder golden files', () => {
   it('examples.jsonl (Tetragon documentation examples) decodes to examples.golden.json', () => {
     const actual = decodeFixture('examples.jsonl');
-    expect(JSON.parse(JSON.stringify(actual))).toEqual(golden('examples.golden.json', actual));
+    expect(JSON.parse(JSON.stringify(actual))).toEqual(golden(join(testdata, 'examples.golden.json'), actual));
     expect(actual.errors).toEqual([]);
     // 15 records: 14 events and one process_listen, which has no flow to report
     expect(actual.events).toHaveLength(14);
@@ -41,14 +36,14 @@ describe('tetragon decoder golden files', () => {
 
   it('events.json (Tetragon testdata) decodes to events.golden.json', () => {
     const actual = decodeFixture('events.json');
-    expect(JSON.parse(JSON.stringify(actual))).toEqual(golden('events.golden.json', actual));
+    expect(JSON.parse(JSON.stringify(actual))).toEqual(golden(join(testdata, 'events.golden.json'), actual));
     expect(actual.events).toHaveLength(3);
     expect(actual.errors).toEqual([]);
   });
 
   it('kprobes.jsonl (socket and file hooks, malformed records) decodes to kprobes.golden.json', () => {
     const actual = decodeFixture('kprobes.jsonl');
-    expect(JSON.parse(JSON.stringify(actual))).toEqual(golden('kprobes.golden.json', actual));
+    expect(JSON.parse(JSON.stringify(actual))).toEqual(golden(join(testdata, 'kprobes.golden.json'), actual));
     expect(actual.skipped.map((s) => s.reason)).toEqual(['unsupported_kprobe', 'unsupported_event']);
     expect((actual.errors as { reason: string }[]).map((e) => e.reason)).toEqual([
       'invalid_json',

@@ -1,7 +1,7 @@
 import { EwmaBaseline, FirstSeenBaseline, WelfordBaseline } from '@outflow/baselines';
+import { gaussian, MIN, rng, roundTrip, T0 } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { combine, likelihood, NoveltyScorer, OutOfRangeScorer, ThresholdScorer, ZScoreScorer } from '../src/index.js';
-import { gaussian, MIN, rng, roundTrip, T0 } from './helpers.js';
 
 /** Two parts with known probabilities: a threshold (0 or 1) and a z-score of a constant-σ Welford. */
 function parts() {

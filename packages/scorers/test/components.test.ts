@@ -1,8 +1,8 @@
 import { EwmaBaseline } from '@outflow/baselines';
 import { ConfigError } from '@outflow/core';
+import { MIN, T0 } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import { createModel, SCORERS, zScoreScorer } from '../src/index.js';
-import { MIN, T0 } from './helpers.js';
 
 describe('scorer components', () => {
   it('have snake_case types, a kind, a stability and a description', () => {

@@ -8,7 +8,7 @@ import {
   TransitionBaseline,
   WelfordBaseline,
 } from '@outflow/baselines';
-import { scorerConformance } from '@outflow/testkit';
+import { normalSamples, scorerConformance } from '@outflow/testkit';
 import { defineConformanceTests } from '@outflow/testkit/vitest';
 import {
   combine,
@@ -23,11 +23,8 @@ import {
   TransitionSurpriseScorer,
   ZScoreScorer,
 } from '../src/index.js';
-import { gaussian } from './helpers.js';
 
-const g = gaussian(99);
-const normal = Array.from({ length: 2_000 }, () => 1000 + 50 * g());
-const num = (i: number) => normal[i % normal.length] as number;
+const num = normalSamples(99, 2_000, 1000, 50);
 const badNumbers = [Number.NaN, Number.NEGATIVE_INFINITY, 'x' as unknown as number];
 const item = (i: number) => `svc-${i % 20}.internal`;
 const badItems = [undefined as unknown as string, 7 as unknown as string];

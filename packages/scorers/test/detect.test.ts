@@ -1,9 +1,9 @@
 import { EwmaBaseline, FirstSeenBaseline, SketchBaseline } from '@outflow/baselines';
 import { type Anomaly, detect } from '@outflow/core';
+import { HOUR, MIN, rng, T0 } from '@outflow/testkit';
 import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { combine, NoveltyScorer, QuantileExceedanceScorer, ZScoreScorer } from '../src/index.js';
-import { HOUR, MIN, rng, T0 } from './helpers.js';
 
 interface Flow {
   workload: string;

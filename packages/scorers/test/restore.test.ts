@@ -9,6 +9,7 @@ import {
   WelfordBaseline,
 } from '@outflow/baselines';
 import type { Baseline, Scorer } from '@outflow/core';
+import { MIN, normalSamples, roundTrip, T0 } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   combine,
@@ -23,14 +24,11 @@ import {
   TransitionSurpriseScorer,
   ZScoreScorer,
 } from '../src/index.js';
-import { gaussian, MIN, roundTrip, T0 } from './helpers.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: a table of models with different state types
 type Case = { name: string; baseline: Baseline<any, any>; scorer: Scorer<any, any>; sample: (i: number) => unknown; probes: unknown[]; maxBytes: number };
 
-const g = gaussian(8);
-const values = Array.from({ length: 20_000 }, () => 500 + 40 * g());
-const num = (i: number) => values[i % values.length] as number;
+const num = normalSamples(8, 20_000, 500, 40);
 const item = (i: number) => `host-${(i * 7919) % Math.max(10, i)}`;
 
 function cases(): Case[] {

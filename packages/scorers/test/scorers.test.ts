@@ -1,4 +1,5 @@
 import { CountMinBaseline, EwmaBaseline, FirstSeenBaseline, SeasonalBaseline, SketchBaseline, TransitionBaseline, WelfordBaseline } from '@outflow/baselines';
+import { DAY, HOUR, MIN, T0 } from '@outflow/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   formatDuration,
@@ -15,7 +16,6 @@ import {
   ZScoreScorer,
   zProbability,
 } from '../src/index.js';
-import { DAY, HOUR, MIN, T0 } from './helpers.js';
 
 function welfordOf(values: number[]) {
   const b = new WelfordBaseline();

@@ -7,6 +7,11 @@ const nextId = (prefix: string) => `${prefix}-${++counter}`;
 /** Fixed epoch for tests: 2024-01-01T00:00:00Z. */
 export const T0 = Date.UTC(2024, 0, 1);
 
+/** Durations in milliseconds. */
+export const MIN = 60_000;
+export const HOUR = 3_600_000;
+export const DAY = 86_400_000;
+
 /** A network flow with defaults: 10.0.1.5:40000 → 203.0.113.10:443 TCP egress, 1 kB, accepted. */
 export function flowEvent(partial: Partial<NetworkFlowEvent> = {}): NetworkFlowEvent {
   return {

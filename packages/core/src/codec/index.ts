@@ -6,3 +6,4 @@
 export * from './fields.js';
 export * from './json.js';
 export * from './json-input.js';
+export * from './json-lines.js';

@@ -124,3 +124,15 @@ export function decodeJsonInput(raw: string, sink: DecodeSink, meta: DecodeMeta,
     decodeOne(text.charCodeAt(text.length - 1) === 13 ? text.slice(0, -1) : text, base + i, sink, meta, handler);
   }
 }
+
+/**
+ * `decodeJsonInput` for a decoder's `decode`: an exception (a decoder bug)
+ * costs this one input, reported as `decoder_exception`, not the stream.
+ */
+export function decodeJsonInputGuarded(input: string, sink: DecodeSink, meta: DecodeMeta, handler: JsonInputHandler): void {
+  try {
+    decodeJsonInput(input, sink, meta, handler);
+  } catch (err) {
+    sink.error({ reason: 'decoder_exception', message: err instanceof Error ? err.message : String(err), raw: input, location: meta.location });
+  }
+}

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { DecodeMeta, DecodeSink } from '../contracts/receiver.js';
 import { isObject } from './fields.js';
 
 /**
@@ -156,6 +157,11 @@ export interface At {
   tag: string;
 }
 
+/** Where a value found on `line` of an input is (see `JsonInputHandler.value`): `tag` is set when the decoder split the lines itself. */
+export function atLine(meta: DecodeMeta, line: number | undefined): At {
+  return { loc: locationOf(meta.location, line), tag: line !== undefined && line !== meta.line ? `line ${line} ` : '' };
+}
+
 /**
  * DecodeError.location: where the record sits inside the input, relative to
  * what the transport already knows (`path:line` or `http://peer`): a JSON
@@ -171,6 +177,19 @@ export function relativeLocation(at: At, pointer: string): string | undefined {
 export function pointerLocation(location: string | undefined, pointer: string): string | undefined {
   if (pointer === '') return location;
   return location === undefined ? `#${pointer}` : `${location}#${pointer}`;
+}
+
+/** Report a bad record at `pointer`: its raw text is `text` when known, else the record written as JSON. */
+export function recordError(
+  sink: Pick<DecodeSink, 'error'>,
+  reason: string,
+  message: string,
+  record: unknown,
+  text: string | undefined,
+  at: At,
+  pointer: string,
+): void {
+  sink.error({ reason, message, raw: text ?? recordText(record), location: relativeLocation(at, pointer) });
 }
 
 /** Deterministic id for records that lack one: a short hash of where the record came from and its text. */

@@ -1,7 +1,8 @@
 /**
  * IP address parsing and longest-prefix CIDR maps, shared by receivers
- * (flow direction), enrichers (destination class) and analytics. Allocation
- * free for IPv4 lookups: hot paths call them once per flow.
+ * (flow direction), enrichers (destination class) and analytics. Parsing is
+ * hand-written over char codes, and lookups of IPv4 addresses and of IPv6
+ * addresses as words allocate nothing: hot paths call them once per flow.
  */
 
 export type ParsedIp = { version: 4; value: number } | { version: 6; value: bigint };
@@ -32,41 +33,93 @@ export function parseIPv4(s: string): number | undefined {
   return value * 256 + octet;
 }
 
+/** Groups of the IPv6 address being parsed (parsing is synchronous, so one scratch array serves). */
+const V6_GROUPS: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+
+/**
+ * Parse the `:`-separated hex groups of `s[from..to)` into V6_GROUPS from
+ * `at`; the last group may be a dotted IPv4 address (two groups). Returns the
+ * index after the last group written, or -1 when a group is malformed or there
+ * are more than fit.
+ */
+function parseV6Groups(s: string, from: number, to: number, at: number): number {
+  if (from === to) return at;
+  let n = at;
+  let start = from;
+  // A dot before the last group fails that group's hex check first.
+  const dot = s.indexOf('.', from);
+  while (true) {
+    let end = s.indexOf(':', start);
+    if (end < 0 || end > to) end = to;
+    if (end === to && dot >= start && dot < to) {
+      const v4 = parseIPv4(s.slice(start, to));
+      if (v4 === undefined || n > 6) return -1;
+      V6_GROUPS[n++] = v4 >>> 16;
+      V6_GROUPS[n++] = v4 & 0xffff;
+      return n;
+    }
+    const length = end - start;
+    if (length < 1 || length > 4 || n > 7) return -1;
+    let group = 0;
+    for (let i = start; i < end; i++) {
+      const c = s.charCodeAt(i);
+      const h = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+      if (h < 0) return -1;
+      group = group * 16 + h;
+    }
+    V6_GROUPS[n++] = group;
+    if (end === to) return n;
+    start = end + 1;
+  }
+}
+
+/** Parse IPv6 text into V6_GROUPS; false when it is not an address. */
+function parseV6(input: string): boolean {
+  let from = 0;
+  let to = input.indexOf('%');
+  if (to < 0) to = input.length;
+  if (input.charCodeAt(0) === 91 /* [ */ && input.charCodeAt(to - 1) === 93 /* ] */ && to > 1) {
+    from = 1;
+    to--;
+  }
+  const colon = input.indexOf(':', from);
+  if (colon < 0 || colon >= to) return false;
+  let gap = input.indexOf('::', from);
+  if (gap + 1 >= to) gap = -1; // a "::" reaching past the end is not one
+  if (gap < 0) return parseV6Groups(input, from, to, 0) === 8;
+  const again = input.indexOf('::', gap + 2);
+  if (again >= 0 && again + 1 < to) return false;
+  const head = parseV6Groups(input, from, gap, 0);
+  if (head < 0) return false;
+  const count = parseV6Groups(input, gap + 2, to, head);
+  if (count < 0 || count > 7) return false;
+  // Groups after the gap move to the end; the gap is zeros.
+  const tail = count - head;
+  for (let i = tail - 1; i >= 0; i--) V6_GROUPS[8 - tail + i] = V6_GROUPS[head + i] as number;
+  for (let i = head; i < 8 - tail; i++) V6_GROUPS[i] = 0;
+  return true;
+}
+
+/** Word `i` (0..3, most significant first) of the address in V6_GROUPS. */
+function v6Word(i: number): number {
+  return (V6_GROUPS[2 * i] as number) * 65536 + (V6_GROUPS[2 * i + 1] as number);
+}
+
 /** IPv6 text (with `::`, embedded IPv4, optional `%zone`) → 128-bit bigint, or undefined. */
 export function parseIPv6(input: string): bigint | undefined {
-  let s = input;
-  const zone = s.indexOf('%');
-  if (zone >= 0) s = s.slice(0, zone);
-  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
-  if (!s.includes(':')) return undefined;
-  const halves = s.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (part: string): number[] | undefined => {
-    if (part === '') return [];
-    const out: number[] = [];
-    const items = part.split(':');
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i] as string;
-      if (i === items.length - 1 && item.includes('.')) {
-        const v4 = parseIPv4(item);
-        if (v4 === undefined) return undefined;
-        out.push(v4 >>> 16, v4 & 0xffff);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(item)) return undefined;
-        out.push(Number.parseInt(item, 16));
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0] as string);
-  const tail = halves.length === 2 ? groups(halves[1] as string) : [];
-  if (!head || !tail) return undefined;
-  const missing = 8 - head.length - tail.length;
-  if ((halves.length === 1 && missing !== 0) || missing < 0 || (halves.length === 2 && missing < 1)) return undefined;
-  const all = [...head, ...new Array(halves.length === 2 ? missing : 0).fill(0), ...tail];
-  let value = 0n;
-  for (const g of all) value = (value << 16n) | BigInt(g);
-  return value;
+  if (!parseV6(input)) return undefined;
+  return (BigInt(v6Word(0)) << 96n) | (BigInt(v6Word(1)) << 64n) | (BigInt(v6Word(2)) << 32n) | BigInt(v6Word(3));
+}
+
+/**
+ * IPv6 text (as `parseIPv6` takes it) → `out[0..3]`, four unsigned 32-bit
+ * words, most significant first. Returns false, leaving `out` as it was, when
+ * it is not an address. Allocates nothing: for per-flow lookups (`CidrMap.lookupV6`).
+ */
+export function parseIPv6Words(input: string, out: Uint32Array | number[]): boolean {
+  if (!parseV6(input)) return false;
+  for (let i = 0; i < 4; i++) out[i] = v6Word(i);
+  return true;
 }
 
 export function parseIp(address: string): ParsedIp | undefined {
@@ -80,24 +133,70 @@ export function parseIp(address: string): ParsedIp | undefined {
 }
 
 export function isIp(address: string): boolean {
-  return parseIp(address) !== undefined;
+  // parseIp without its result: allocates nothing.
+  return parseIPv4(address) !== undefined || parseV6(address);
 }
 
-const V4_MASKS: number[] = Array.from({ length: 33 }, (_, len) => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0));
+/** Key of the network of `address` with a prefix of `len` bits: its top `len` bits. */
+function v4Key(address: number, len: number): number {
+  return len === 0 ? 0 : address >>> (32 - len);
+}
+
+/** Mask of word `i` (0..3) of an IPv6 prefix of `len` bits. */
+function v6Mask(len: number, i: number): number {
+  const bits = Math.min(32, Math.max(0, len - 32 * i));
+  return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+}
+
+/** Maps of at most this many prefixes (per family) are searched entry by entry: a few integer compares, no hashing. */
+const LINEAR_MAX = 16;
+
+interface V4Entry<T> {
+  len: number;
+  key: number;
+  value: T;
+}
+
+interface V6Entry<T> {
+  /** Per word: the mask, then the network's word under it. */
+  m0: number;
+  m1: number;
+  m2: number;
+  m3: number;
+  w0: number;
+  w1: number;
+  w2: number;
+  w3: number;
+  value: T;
+}
+
+/** Address words for `lookup` (lookups are synchronous, so one scratch array serves). */
+const LOOKUP_WORDS: number[] = [0, 0, 0, 0];
 
 /**
  * A map from CIDR prefixes to values with longest-prefix-match lookup, for
- * IPv4 and IPv6. Lookups cost one Map probe per distinct prefix length present.
+ * IPv4 and IPv6. Small maps (the usual configured ranges) are searched entry
+ * by entry, longest prefix first; larger ones cost one Map probe per distinct
+ * prefix length present. IPv4 lookups and IPv6 lookups by words allocate nothing.
  */
 export class CidrMap<T> {
-  private readonly v4 = new Map<number, Map<number, T>>();
-  private v4Lengths: number[] = [];
-  private readonly v6 = new Map<number, Map<bigint, T>>();
-  private v6Lengths: number[] = [];
-  private count = 0;
+  /**
+   * One table per prefix length, longest first. IPv4 networks are keyed by
+   * their top `len` bits (`address >>> (32 - len)`), IPv6 networks likewise.
+   */
+  private v4: { len: number; table: Map<number, T> }[] = [];
+  private v6: { len: number; shift: bigint; table: Map<bigint, T> }[] = [];
+  /**
+   * The same entries, longest prefix first, while a family has at most
+   * LINEAR_MAX; IPv4 ones in 256 buckets by the first octet they cover.
+   */
+  private v4Linear: (V4Entry<T>[] | undefined)[] | undefined = [];
+  private v6Linear: V6Entry<T>[] | undefined = [];
+  private v4Count = 0;
+  private v6Count = 0;
 
   get size(): number {
-    return this.count;
+    return this.v4Count + this.v6Count;
   }
 
   /** Add `cidr` (`10.0.0.0/8`, `2001:db8::/32`, or a bare address). Throws on invalid input. */
@@ -112,24 +211,25 @@ export class CidrMap<T> {
     if (isV6Text) len -= 96; // ::ffff:a.b.c.d/120 → /24
     if (!Number.isInteger(len) || len < 0 || len > max) throw new Error(`invalid prefix length in "${cidr}"`);
     if (ip.version === 4) {
-      const network = (ip.value & (V4_MASKS[len] as number)) >>> 0;
-      let table = this.v4.get(len);
-      if (!table) {
-        this.v4.set(len, (table = new Map()));
-        this.v4Lengths = [...this.v4.keys()].sort((a, b) => b - a);
+      let tier = this.v4.find((t) => t.len === len);
+      if (!tier) {
+        tier = { len, table: new Map() };
+        this.v4 = [...this.v4, tier].sort((x, y) => y.len - x.len);
       }
-      if (!table.has(network)) this.count++;
-      table.set(network, value);
+      const key = v4Key(ip.value, len);
+      if (!tier.table.has(key)) this.v4Count++;
+      tier.table.set(key, value);
+      this.v4Linear = this.v4Count > LINEAR_MAX ? undefined : v4Buckets(this.v4);
     } else {
-      const mask = len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(128 - len);
-      const network = ip.value & mask;
-      let table = this.v6.get(len);
-      if (!table) {
-        this.v6.set(len, (table = new Map()));
-        this.v6Lengths = [...this.v6.keys()].sort((a, b) => b - a);
+      let tier = this.v6.find((t) => t.len === len);
+      if (!tier) {
+        tier = { len, shift: BigInt(128 - len), table: new Map() };
+        this.v6 = [...this.v6, tier].sort((x, y) => y.len - x.len);
       }
-      if (!table.has(network)) this.count++;
-      table.set(network, value);
+      const key = ip.value >> tier.shift;
+      if (!tier.table.has(key)) this.v6Count++;
+      tier.table.set(key, value);
+      this.v6Linear = this.v6Count > LINEAR_MAX ? undefined : this.v6.flatMap((t) => [...t.table].map(([k, v]) => v6Entry(t.len, k << t.shift, v)));
     }
     return this;
   }
@@ -138,20 +238,52 @@ export class CidrMap<T> {
   lookup(address: string): T | undefined {
     const v4 = parseIPv4(address);
     if (v4 !== undefined) return this.lookupV4(v4);
-    const ip = parseIp(address);
-    if (!ip) return undefined;
-    if (ip.version === 4) return this.lookupV4(ip.value);
-    for (const len of this.v6Lengths) {
-      const mask = len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(128 - len);
-      const hit = this.v6.get(len)?.get(ip.value & mask);
+    if (!parseIPv6Words(address, LOOKUP_WORDS)) return undefined;
+    return this.lookupV6(LOOKUP_WORDS);
+  }
+
+  lookupV4(value: number): T | undefined {
+    const buckets = this.v4Linear;
+    if (buckets !== undefined) {
+      const linear = buckets[value >>> 24];
+      if (linear === undefined) return undefined;
+      for (let i = 0; i < linear.length; i++) {
+        const e = linear[i] as V4Entry<T>;
+        if (v4Key(value, e.len) === e.key) return e.value;
+      }
+      return undefined;
+    }
+    const tiers = this.v4;
+    for (let i = 0; i < tiers.length; i++) {
+      const tier = tiers[i] as { len: number; table: Map<number, T> };
+      const hit = tier.table.get(v4Key(value, tier.len));
       if (hit !== undefined) return hit;
     }
     return undefined;
   }
 
-  lookupV4(value: number): T | undefined {
-    for (const len of this.v4Lengths) {
-      const hit = (this.v4.get(len) as Map<number, T>).get((value & (V4_MASKS[len] as number)) >>> 0);
+  /**
+   * Value of the most specific prefix containing the IPv6 address given as
+   * four unsigned 32-bit words, most significant first (`parseIPv6Words`). An
+   * IPv4-mapped address (`::ffff:a.b.c.d`) is looked up as IPv4, as `lookup` does.
+   */
+  lookupV6(words: ArrayLike<number>): T | undefined {
+    const w0 = words[0] as number;
+    const w1 = words[1] as number;
+    const w2 = words[2] as number;
+    const w3 = words[3] as number;
+    if (w0 === 0 && w1 === 0 && w2 === 0xffff) return this.lookupV4(w3);
+    const linear = this.v6Linear;
+    if (linear !== undefined) {
+      for (let i = 0; i < linear.length; i++) {
+        const e = linear[i] as V6Entry<T>;
+        if ((w0 & e.m0) >>> 0 === e.w0 && (w1 & e.m1) >>> 0 === e.w1 && (w2 & e.m2) >>> 0 === e.w2 && (w3 & e.m3) >>> 0 === e.w3) return e.value;
+      }
+      return undefined;
+    }
+    const value = (BigInt(w0) << 96n) | (BigInt(w1) << 64n) | (BigInt(w2) << 32n) | BigInt(w3);
+    for (const tier of this.v6) {
+      const hit = tier.table.get(value >> tier.shift);
       if (hit !== undefined) return hit;
     }
     return undefined;
@@ -160,6 +292,58 @@ export class CidrMap<T> {
   has(address: string): boolean {
     return this.lookup(address) !== undefined;
   }
+}
+
+/** IPv4 entries of `tiers` (longest first) in buckets by the first octets they cover, longest prefix first in each. */
+function v4Buckets<T>(tiers: readonly { len: number; table: Map<number, T> }[]): (V4Entry<T>[] | undefined)[] {
+  const buckets: (V4Entry<T>[] | undefined)[] = new Array(256).fill(undefined);
+  for (const { len, table } of tiers) {
+    for (const [key, value] of table) {
+      const first = len === 0 ? 0 : len >= 8 ? key >>> (len - 8) : key << (8 - len);
+      const span = len >= 8 ? 1 : 2 ** (8 - len);
+      for (let o = first; o < first + span; o++) (buckets[o] ??= []).push({ len, key, value });
+    }
+  }
+  return buckets;
+}
+
+function v6Entry<T>(len: number, network: bigint, value: T): V6Entry<T> {
+  const word = (i: number) => Number((network >> BigInt(96 - 32 * i)) & 0xffffffffn);
+  return {
+    m0: v6Mask(len, 0),
+    m1: v6Mask(len, 1),
+    m2: v6Mask(len, 2),
+    m3: v6Mask(len, 3),
+    w0: word(0),
+    w1: word(1),
+    w2: word(2),
+    w3: word(3),
+    value,
+  };
+}
+
+/**
+ * Why `cidr` is not an `address/prefix` range (`10.0.0.0/8`, `fc00::/7`), or
+ * undefined when it is one that `CidrMap.add` takes. Stricter than `add`, which
+ * also takes bare addresses: for validating configured ranges.
+ */
+export function cidrProblem(cidr: string): string | undefined {
+  const slash = cidr.indexOf('/');
+  if (slash < 0) return 'expected address/prefix, e.g. 10.0.0.0/8';
+  const addr = cidr.slice(0, slash);
+  const bitsText = cidr.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(bitsText)) return `invalid prefix length "${bitsText}"`;
+  const bits = Number(bitsText);
+  if (addr.includes(':')) {
+    const v6 = parseIPv6(addr);
+    if (v6 === undefined) return `invalid IPv6 address "${addr}"`;
+    if (bits > 128) return 'IPv6 prefix length must be 0..128';
+    if (v6 >> 32n === 0xffffn && bits < 96) return 'an IPv4-mapped prefix length must be 96..128';
+  } else {
+    if (parseIPv4(addr) === undefined) return `invalid IPv4 address "${addr}"`;
+    if (bits > 32) return 'IPv4 prefix length must be 0..32';
+  }
+  return undefined;
 }
 
 /** Class of an address by the IANA special-purpose registries. */
@@ -198,4 +382,19 @@ export function addressScope(address: string): AddressScope {
 export function isPrivateOrLocal(address: string): boolean {
   const scope = addressScope(address);
   return scope !== 'public' && scope !== 'invalid' && scope !== 'documentation';
+}
+
+/**
+ * A CidrMap holding `true` for each of `cidrs` (`address/prefix`), for
+ * membership tests (`lookupV4(...) === true`). Throws a RangeError naming the
+ * first invalid range: validate configured ranges with `cidrProblem` first.
+ */
+export function cidrSet(cidrs: Iterable<string>): CidrMap<true> {
+  const set = new CidrMap<true>();
+  for (const cidr of cidrs) {
+    const problem = cidrProblem(cidr);
+    if (problem) throw new RangeError(`invalid CIDR "${cidr}": ${problem}`);
+    set.add(cidr, true);
+  }
+  return set;
 }

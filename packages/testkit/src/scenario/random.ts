@@ -56,3 +56,22 @@ export class Random {
     return Array.from({ length: n }, () => chars[Math.floor(this.next() * chars.length)]).join('');
   }
 }
+
+/** Uniform draws in [0, 1) from a seeded `Random`, as a function: deterministic tests. */
+export function rng(seed: number): () => number {
+  const random = new Random(seed);
+  return () => random.next();
+}
+
+/** Standard normal draws (Box–Muller, two uniform draws each) from a seeded `rng`. */
+export function gaussian(seed: number): () => number {
+  const r = rng(seed);
+  return () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+}
+
+/** `length` normal draws with `mean` and `sd` from `gaussian(seed)`, as a sample function that cycles through them. */
+export function normalSamples(seed: number, length: number, mean: number, sd: number): (i: number) => number {
+  const g = gaussian(seed);
+  const values = Array.from({ length }, () => mean + sd * g());
+  return (i) => values[i % values.length] as number;
+}
