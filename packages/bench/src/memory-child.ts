@@ -217,13 +217,13 @@ export async function measureMemory(
   // What new_external_destination holds, read from its checkpoint snapshot (after the peak was taken).
   const checkpoint = pipeline.checkpoint();
   const state = checkpoint.detections.new_external_destination?.first_seen?.state as
-    | { workloads: { value: { set: { items: Record<string, number> | null; exact: number } } }[] }
+    | { workloads: { value: { items: Record<string, number> | null; exact: number } }[] }
     | undefined;
   let pairs = 0;
   let filterWorkloads = 0;
   for (const e of state?.workloads ?? []) {
-    if (e.value.set.items === null) filterWorkloads++;
-    else pairs += e.value.set.exact;
+    if (e.value.items === null) filterWorkloads++;
+    else pairs += e.value.exact;
   }
   const finalRssMb = mb(process.memoryUsage.rss());
   await pipeline.shutdown();

@@ -105,7 +105,9 @@ async function mainRun(): Promise<void> {
   const out = { date, commit, machine: machine(), quick, seconds: (Date.now() - started) / 1000, results };
   const resultsDir = join(repo, 'packages', 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, quick ? 'quick.json' : 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
+  // Only a full run replaces latest.json (the committed record); a run of some suites goes to partial.json.
+  const file = quick ? 'quick.json' : values.suite ? 'partial.json' : 'latest.json';
+  writeFileSync(join(resultsDir, file), `${JSON.stringify(out, null, 2)}\n`);
   if (!quick && !values['no-docs'] && !values.suite) {
     const docPath = join(repo, 'docs', 'performance.md');
     const doc = readFileSync(docPath, 'utf8');
