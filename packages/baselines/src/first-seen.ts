@@ -6,6 +6,26 @@ const DAY = 86_400_000;
 const MAX_ITEM_CHARS = 128;
 
 /**
+ * An empty exact set: a plain object without a prototype, which V8 creates in
+ * dictionary mode (a hash table) from the start, rather than growing a chain
+ * of hidden classes, one per item name, before falling back to one — inserts
+ * several times cheaper. Still plain data for JSON (snapshots unchanged).
+ */
+export function exactItems(): Record<string, number> {
+  return Object.create(null) as Record<string, number>;
+}
+
+/**
+ * An item's last-seen time in an exact set, or undefined. Every value is a
+ * number, so `typeof` tells an own item from anything a prototype could hold
+ * (a set restored from JSON has Object.prototype): one lookup, no hasOwn.
+ */
+function lastSeen(items: Record<string, number>, key: string): number | undefined {
+  const t = items[key];
+  return typeof t === 'number' ? t : undefined;
+}
+
+/**
  * The key an item is remembered under: items longer than 128 characters by two
  * 32-bit hashes (so one key's state stays bounded in bytes), and `__proto__`
  * renamed so that it is an ordinary property of the plain-object state.
@@ -88,7 +108,7 @@ export class FirstSeenBaseline implements Baseline<FirstSeenState, string>, Memb
   }
 
   init(time: number): FirstSeenState {
-    return { n: 0, since: time, last: time, items: {}, exact: 0, gens: null, genIds: null, inserted: 0 };
+    return { n: 0, since: time, last: time, items: exactItems(), exact: 0, gens: null, genIds: null, inserted: 0 };
   }
 
   update(state: FirstSeenState, item: string, time: number): FirstSeenState {
@@ -102,7 +122,7 @@ export class FirstSeenBaseline implements Baseline<FirstSeenState, string>, Memb
     if (time > state.last) state.last = time;
     if (state.items !== null) {
       const k = item;
-      const prev = Object.hasOwn(state.items, k) ? state.items[k] : undefined;
+      const prev = lastSeen(state.items, k);
       if (prev === undefined) {
         if (state.exact >= this.config.maxExact) this.prune(state, state.last);
         if (state.items !== null && state.exact >= this.config.maxExact) this.toFilter(state);
@@ -121,7 +141,7 @@ export class FirstSeenBaseline implements Baseline<FirstSeenState, string>, Memb
   private prune(state: FirstSeenState, now: number): void {
     const items = state.items as Record<string, number>;
     const horizon = now - this.config.forgetMs;
-    const kept: Record<string, number> = {};
+    const kept = exactItems();
     let n = 0;
     for (const k of Object.keys(items)) {
       const t = items[k] as number;
@@ -202,7 +222,7 @@ export class FirstSeenBaseline implements Baseline<FirstSeenState, string>, Memb
     if (typeof item !== 'string') return false;
     item = canonical(item);
     if (state.items !== null) {
-      const t = Object.hasOwn(state.items, item) ? state.items[item] : undefined;
+      const t = lastSeen(state.items, item);
       return t !== undefined && time - t <= this.config.forgetMs;
     }
     return this.inFilter(state, item, time);

@@ -129,6 +129,8 @@ function rank(s: Severity): number {
   return SEVERITIES.indexOf(s);
 }
 
+const NO_HOSTS: readonly string[] = [];
+
 /**
  * 11. The exec payload classifier applied to commands exec'd through the API
  * (audit), to processes started in containers (Tetragon, Falco) and to the
@@ -434,8 +436,8 @@ export const execPayload = defineAnalytic({
             if (event.direction === 'ingress' || isSelfTraffic(event)) return;
             const pod = runtimePodKey(event, env);
             if (!pod) return;
-            // A destination named by an earlier command, now contacted.
-            const candidates = [event.dst.address, ...(event.dst.names ?? [])];
+            // A destination named by an earlier command, now contacted (no command watched: no keys to build and look up).
+            const candidates = contacts.size > 0 ? [event.dst.address, ...(event.dst.names ?? [])] : NO_HOSTS;
             for (const host of candidates) {
               const k = `${pod}|${host.toLowerCase()}`;
               const c = contacts.peek(k);

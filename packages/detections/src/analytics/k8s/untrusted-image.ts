@@ -189,7 +189,8 @@ export const untrustedImageSensitiveAccess = defineAnalytic({
         /** Trust of the event's workload: the enricher's verdict, else the image, else what the audit log told about the pod. */
         const untrusted = (event: OutflowEvent): { image: string; pod?: UntrustedPod } | undefined => {
           const w = event.workload;
-          const key = w?.pod && w.namespace ? `${cluster(w, event)}/${w.namespace}/${w.pod}` : undefined;
+          // No untrusted pod learned yet (the usual case): no key to build and look up.
+          const key = pods.size > 0 && w?.pod && w.namespace ? `${cluster(w, event)}/${w.namespace}/${w.pod}` : undefined;
           const known = key ? pods.peek(key) : undefined;
           const attr = event.attributes?.['container.image.trusted'];
           const trusted = typeof attr === 'boolean' ? attr : env.images.isTrusted(w?.image, w?.imageDigest);

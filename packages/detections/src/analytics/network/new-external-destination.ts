@@ -1,4 +1,4 @@
-import { CountMinBaseline, type CountMinState, FirstSeenBaseline, type FirstSeenState } from '@outflow/baselines';
+import { CountMinBaseline, type CountMinState, exactItems, FirstSeenBaseline, type FirstSeenState } from '@outflow/baselines';
 import {
   type AttributeValue,
   type Detection,
@@ -372,7 +372,7 @@ function decodeFirstSeen(raw: unknown, baseline: FirstSeenBaseline, what: string
     inserted: n('inserted'),
   };
   if (v.items !== null) {
-    const items: Record<string, number> = {};
+    const items = exactItems();
     for (const [k, t] of Object.entries(expectObject(v.items, `${what}.items`))) items[k] = expectNumber(t, `${what}.items`);
     if (Object.keys(items).length !== state.exact)
       throw new CheckpointFormatError(`${what} counts ${state.exact} items but holds ${Object.keys(items).length}`);
