@@ -4,7 +4,6 @@ import { exporterDeliveryShape, httpUrlSchema, z } from '@outflow/core';
 export const SCOPE_NAME = '@outflow/exporter-otlp';
 export const SCOPE_VERSION = '0.1.0';
 
-
 export const otlpConfigSchema = z
   .object({
     /** OTLP/HTTP logs endpoint (JSON encoding), including the `/v1/logs` path. */

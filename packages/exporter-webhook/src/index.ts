@@ -24,7 +24,6 @@ import { batchBody, jsonBody, ocsfBody, signBody, slackBody } from './payload.js
 
 export { batchBody, jsonBody, ocsfBody, signBody, slackBody, slackEscape, type WebhookBatch, type WebhookDelivery } from './payload.js';
 
-
 export const webhookConfigSchema = z
   .object({
     /** Where to POST. */
