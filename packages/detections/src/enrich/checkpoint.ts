@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EventRef, KeyedState, WorkloadIdentity } from '@outflow/core';
+import type { EventRef, KeyedState, WindowStateHandle, WorkloadIdentity } from '@outflow/core';
 
 /**
  * Checkpoint helpers shared by the enrichers and the analytics (they live in
@@ -148,4 +148,62 @@ export function decodeWorkload(raw: unknown, what: string): WorkloadIdentity {
     } else out[k] = expectString(value, `${what}.${k}`);
   }
   return out as WorkloadIdentity;
+}
+
+/** Open windows of a windowed analytic as JSON: `[end, [key, accumulator, count][]][]` and the operator's watermark. */
+export interface EncodedWindows<E> {
+  watermark: number | null;
+  windows: [number, [string, E, number][]][];
+}
+
+/** Snapshot the open windows behind a core window operator's state handle, each accumulator encoded by `encode`. */
+export function encodeWindows<A, E>(handle: WindowStateHandle<string, A>, encode: (acc: A) => E): EncodedWindows<E> {
+  const snap = handle.snapshot();
+  return {
+    watermark: snap.watermark,
+    windows: snap.windows.map(([end, cells]) => [end, cells.map(([key, acc, count]): [string, E, number] => [key, encode(acc), count])]),
+  };
+}
+
+/**
+ * Read back open windows written by `encodeWindows`, checking everything; throws before anything is changed. At most
+ * `maxOpen` (key, window) cells are kept (the earliest windows, which fire first); the rest are counted as `dropped`.
+ */
+export function decodeWindows<A>(
+  raw: unknown,
+  what: string,
+  maxOpen: number,
+  decode: (raw: unknown, what: string) => A,
+): { snapshot: EncodedWindows<A>; dropped: number } {
+  const s = expectObject(raw, what);
+  const watermark = s.watermark === null ? null : expectNumber(s.watermark, `${what} watermark`);
+  const windows: [number, [string, A, number][]][] = [];
+  let open = 0;
+  let dropped = 0;
+  let previous = Number.NEGATIVE_INFINITY;
+  for (const [i, item] of expectArray(s.windows, what).entries()) {
+    const w = expectArray(item, `window ${i}`);
+    const end = expectNumber(w[0], `window ${i} end`);
+    if (end <= previous) throw new CheckpointFormatError(`window ${i} is out of order`);
+    previous = end;
+    const cells: [string, A, number][] = [];
+    const keys = new Set<string>();
+    for (const [j, rawCell] of expectArray(w[1], `window ${i} cells`).entries()) {
+      const cellWhat = `window ${i} cell ${j}`;
+      const cell = expectArray(rawCell, cellWhat);
+      const key = expectString(cell[0], `${cellWhat} key`);
+      if (keys.has(key)) throw new CheckpointFormatError(`${cellWhat} repeats key ${key}`);
+      keys.add(key);
+      const acc = decode(cell[1], cellWhat);
+      const count = expectNumber(cell[2], `${cellWhat} count`);
+      if (open >= maxOpen) {
+        dropped++;
+        continue;
+      }
+      open++;
+      cells.push([key, acc, count]);
+    }
+    if (cells.length > 0) windows.push([end, cells]);
+  }
+  return { snapshot: { watermark, windows }, dropped };
 }

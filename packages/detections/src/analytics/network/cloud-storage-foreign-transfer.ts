@@ -26,8 +26,10 @@ import {
   decodeKeyed,
   decodeRefs,
   decodeTime,
+  decodeWindows,
   decodeWorkload,
   encodeTime,
+  encodeWindows,
   expectArray,
   expectNumber,
   expectObject,
@@ -216,9 +218,9 @@ export const cloudStorageForeignTransfer = defineAnalytic<Params>({
           const onWindows = (handle: WindowStateHandle<string, Acc>) =>
             ctx.registerCheckpoint('windows', {
               version: windowsVersion,
-              snapshot: () => encodeWindows(handle),
+              snapshot: () => encodeWindows(handle, encodeAcc),
               restore: (state) => {
-                const { snapshot, dropped } = decodeWindows(state, p.maxOpenWindows, p.maxEvidence);
+                const { snapshot, dropped } = decodeWindows(state, 'storage windows', p.maxOpenWindows, (raw, what) => decodeAcc(raw, what, p.maxEvidence));
                 handle.restore(snapshot);
                 if (dropped > 0) ctx.metrics.add('dropped', dropped, 'window_cap');
               },
@@ -465,69 +467,16 @@ interface EncodedAcc {
   lastTime: number | null;
 }
 
-function encodeWindows(handle: WindowStateHandle<string, Acc>): { watermark: number | null; windows: [number, [string, EncodedAcc, number][]][] } {
-  const snap = handle.snapshot();
+function encodeAcc(acc: Acc): EncodedAcc {
   return {
-    watermark: snap.watermark,
-    windows: snap.windows.map(([end, cells]) => [
-      end,
-      cells.map(([key, acc, count]): [string, EncodedAcc, number] => [
-        key,
-        {
-          workload: acc.workload ? { ...acc.workload } : null,
-          bySource: { ...acc.bySource },
-          flows: acc.flows.map((f): [EventRef, number] => [{ ...f.ref }, f.bytes]),
-          remotes: [...acc.remotes],
-          trail: acc.trail.map(encodeAttribution),
-          trailBytes: acc.trailBytes,
-          lastTime: encodeTime(acc.lastTime),
-        },
-        count,
-      ]),
-    ]),
+    workload: acc.workload ? { ...acc.workload } : null,
+    bySource: { ...acc.bySource },
+    flows: acc.flows.map((f): [EventRef, number] => [{ ...f.ref }, f.bytes]),
+    remotes: [...acc.remotes],
+    trail: acc.trail.map(encodeAttribution),
+    trailBytes: acc.trailBytes,
+    lastTime: encodeTime(acc.lastTime),
   };
-}
-
-/**
- * Read back open windows written by `encodeWindows`, checking everything; throws before anything is changed. At most
- * `maxOpen` (key, window) cells are kept (the earliest windows, which fire first); the rest are counted as `dropped`.
- */
-function decodeWindows(
-  raw: unknown,
-  maxOpen: number,
-  maxEvidence: number,
-): { snapshot: { watermark: number | null; windows: [number, [string, Acc, number][]][] }; dropped: number } {
-  const s = expectObject(raw, 'storage windows');
-  const watermark = s.watermark === null ? null : expectNumber(s.watermark, 'storage windows watermark');
-  const windows: [number, [string, Acc, number][]][] = [];
-  let open = 0;
-  let dropped = 0;
-  let previous = Number.NEGATIVE_INFINITY;
-  for (const [i, item] of expectArray(s.windows, 'storage windows').entries()) {
-    const w = expectArray(item, `window ${i}`);
-    const end = expectNumber(w[0], `window ${i} end`);
-    if (end <= previous) throw new CheckpointFormatError(`window ${i} is out of order`);
-    previous = end;
-    const cells: [string, Acc, number][] = [];
-    const keys = new Set<string>();
-    for (const [j, rawCell] of expectArray(w[1], `window ${i} cells`).entries()) {
-      const what = `window ${i} cell ${j}`;
-      const cell = expectArray(rawCell, what);
-      const key = expectString(cell[0], `${what} key`);
-      if (keys.has(key)) throw new CheckpointFormatError(`${what} repeats key ${key}`);
-      keys.add(key);
-      const acc = decodeAcc(cell[1], what, maxEvidence);
-      const count = expectNumber(cell[2], `${what} count`);
-      if (open >= maxOpen) {
-        dropped++;
-        continue;
-      }
-      open++;
-      cells.push([key, acc, count]);
-    }
-    if (cells.length > 0) windows.push([end, cells]);
-  }
-  return { snapshot: { watermark, windows }, dropped };
 }
 
 function decodeAcc(raw: unknown, what: string, maxEvidence: number): Acc {

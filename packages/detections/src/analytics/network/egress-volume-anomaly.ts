@@ -30,7 +30,9 @@ import {
   decodeKeyed,
   decodeRefs,
   decodeTime,
+  decodeWindows,
   decodeWorkload,
+  encodeWindows,
   expectArray,
   expectNumber,
   expectObject,
@@ -368,9 +370,11 @@ export const egressVolumeAnomaly = defineAnalytic<Params>({
           const onWindows = (handle: WindowStateHandle<string, WindowAcc>) =>
             ctx.registerCheckpoint('windows', {
               version: windowsVersion,
-              snapshot: () => encodeWindows(handle),
+              snapshot: () => encodeWindows(handle, encodeAcc),
               restore: (state) => {
-                const { snapshot, dropped } = decodeWindows(state, p.maxOpenWindows, p.maxEvidence);
+                const { snapshot, dropped } = decodeWindows(state, 'egress windows', p.maxOpenWindows, (raw, what) =>
+                  decodeWindowAcc(raw, what, p.maxEvidence),
+                );
                 handle.restore(snapshot);
                 if (dropped > 0) ctx.metrics.add('dropped', dropped, 'window_cap');
               },
@@ -468,73 +472,20 @@ interface EncodedWindowAcc {
   groups: [EgressGroup, Record<string, number>, number, [EventRef, number][], [string, number][]][];
 }
 
-function encodeWindows(handle: WindowStateHandle<string, WindowAcc>): { watermark: number | null; windows: [number, [string, EncodedWindowAcc, number][]][] } {
-  const snap = handle.snapshot();
+function encodeAcc(acc: WindowAcc): EncodedWindowAcc {
   return {
-    watermark: snap.watermark,
-    windows: snap.windows.map(([end, cells]) => [
-      end,
-      cells.map(([key, acc, count]): [string, EncodedWindowAcc, number] => [
-        key,
-        {
-          workload: { ...acc.workload },
-          groups: [...acc.groups].map(([g, ga]) => [
-            g,
-            { ...ga.bySource },
-            ga.lastTime,
-            ga.evidence.map((e): [EventRef, number] => [{ ...e.ref }, e.bytes]),
-            [...ga.remotes],
-          ]),
-        },
-        count,
-      ]),
+    workload: { ...acc.workload },
+    groups: [...acc.groups].map(([g, ga]) => [
+      g,
+      { ...ga.bySource },
+      ga.lastTime,
+      ga.evidence.map((e): [EventRef, number] => [{ ...e.ref }, e.bytes]),
+      [...ga.remotes],
     ]),
   };
 }
 
 const GROUP_SET: ReadonlySet<string> = new Set(EGRESS_GROUPS);
-
-/**
- * Read back open windows written by `encodeWindows`, checking everything; throws before anything is changed. At most
- * `maxOpen` (key, window) cells are kept (the earliest windows, which fire first); the rest are counted as `dropped`.
- */
-function decodeWindows(
-  raw: unknown,
-  maxOpen: number,
-  maxEvidence: number,
-): { snapshot: { watermark: number | null; windows: [number, [string, WindowAcc, number][]][] }; dropped: number } {
-  const s = expectObject(raw, 'egress windows');
-  const watermark = s.watermark === null ? null : expectNumber(s.watermark, 'egress windows watermark');
-  const windows: [number, [string, WindowAcc, number][]][] = [];
-  let open = 0;
-  let dropped = 0;
-  let previous = Number.NEGATIVE_INFINITY;
-  for (const [i, item] of expectArray(s.windows, 'egress windows').entries()) {
-    const w = expectArray(item, `window ${i}`);
-    const end = expectNumber(w[0], `window ${i} end`);
-    if (end <= previous) throw new CheckpointFormatError(`window ${i} is out of order`);
-    previous = end;
-    const cells: [string, WindowAcc, number][] = [];
-    const keys = new Set<string>();
-    for (const [j, rawCell] of expectArray(w[1], `window ${i} cells`).entries()) {
-      const what = `window ${i} cell ${j}`;
-      const cell = expectArray(rawCell, what);
-      const key = expectString(cell[0], `${what} key`);
-      if (keys.has(key)) throw new CheckpointFormatError(`${what} repeats key ${key}`);
-      keys.add(key);
-      const acc = decodeWindowAcc(cell[1], what, maxEvidence);
-      const count = expectNumber(cell[2], `${what} count`);
-      if (open >= maxOpen) {
-        dropped++;
-        continue;
-      }
-      open++;
-      cells.push([key, acc, count]);
-    }
-    if (cells.length > 0) windows.push([end, cells]);
-  }
-  return { snapshot: { watermark, windows }, dropped };
-}
 
 function decodeWindowAcc(raw: unknown, what: string, maxEvidence: number): WindowAcc {
   const v = expectObject(raw, what);
