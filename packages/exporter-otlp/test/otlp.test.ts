@@ -385,7 +385,9 @@ describe('OTLP logs exporter, both encoders', () => {
       explanation: { ...full.explanation, summary: 'quote " back \\ tab \t newline \n é 😀 lone \ud800 end', score: 0.125 },
       attributes: { note: 'ünïcode', big: 2 ** 40, flag: true, list: ['a"b', 'c\\d'] },
     };
-    for (const a of [full, frozen, frozen, collide, bare, odd, buildAlert({ severity: 'low' })]) {
+    // numbers the writer spells itself: zero and fractional times, a negative and a large integer
+    const numbers = { ...full, lastSeen: 0, emittedAt: 1.5, count: -3, attributes: { zero: 0, big: 2 ** 53 + 2, ten: 10, neg: -7 } };
+    for (const a of [full, frozen, frozen, collide, bare, odd, numbers, buildAlert({ severity: 'low' })]) {
       const fast = decode(encodeAlert(a));
       expect(fast).toEqual(decode(encodeLogRecord(toLogRecord(a))));
       expect(new Set(fast.keys).size).toBe(fast.keys.length);
