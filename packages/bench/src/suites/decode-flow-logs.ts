@@ -4,6 +4,7 @@ import type { ComponentFactory, DecodeMeta, Decoder, DecodeSink, OutflowEvent, R
 import { AzureFlowDecoder, GcpFlowDecoder, HubbleDecoder, VpcFlowDecoder, vpcFlowLogs } from '@outflow/receiver-flow-logs';
 import { createTestContext, createTestHost } from '@outflow/testkit';
 import type { Figure, Harness, Suite } from '../harness.js';
+import { rng } from '../random.js';
 
 /**
  * Flow log decoders: events/s of each decoder on a generated file of realistic
@@ -18,17 +19,6 @@ const T0 = 1709287200;
 const V2_HEADER = 'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
 const V5_HEADER =
   'version vpc-id subnet-id instance-id interface-id account-id type srcaddr dstaddr srcport dstport pkt-srcaddr pkt-dstaddr protocol bytes packets start end action tcp-flags log-status region az-id sublocation-type sublocation-id pkt-src-aws-service pkt-dst-aws-service flow-direction traffic-path';
-
-/** Deterministic pseudo-random integers (xorshift32). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
 
 /** S3 delivery of the default format: a header, then flows of a few hundred ENIs; 1 % NODATA records. */
 function vpcV2(n: number): string {

@@ -1,6 +1,7 @@
 import type { NetworkFlowEvent } from '@outflow/core';
 import { encodeIpfix, encodeV9, type FieldSpec, type FlowSpec, IPFIX_IPV4_FIELDS, NetflowDecoder } from '@outflow/receiver-netflow';
 import type { Figure, Harness, Suite } from '../harness.js';
+import { rng } from '../random.js';
 
 /**
  * NetFlow v9 and IPFIX decoding: flow records/s of NetflowDecoder on datagrams
@@ -30,17 +31,6 @@ const V9_FIELDS: FieldSpec[] = [
 ];
 const RECORDS_PER_DATAGRAM = 30;
 const EXPORT = Date.UTC(2024, 0, 1, 12);
-
-/** Deterministic pseudo-random integers (xorshift32). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
 
 function flows(r: () => number, n: number): FlowSpec[] {
   const out: FlowSpec[] = [];

@@ -15,6 +15,7 @@ import { DistinctZScorer, NoveltyScorer, RarityScorer, RobustZScorer, Transition
 import { loadNabCorpus, NAB_DETECTORS, type NabDetector, runNab } from '@outflow/scorers/nab';
 import { Subject } from 'rxjs';
 import type { Figure, Harness, Suite } from '../harness.js';
+import { rng } from '../random.js';
 
 /**
  * The `detect` operator with each baseline: per event one Map lookup (keyed
@@ -32,17 +33,6 @@ interface Ev {
   /** A slowly changing level (hourly steps), for the sequence model. */
   level: number;
   time: number;
-}
-
-/** Deterministic pseudo-random integers (xorshift32). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
 }
 
 const T0 = Date.UTC(2024, 0, 1);

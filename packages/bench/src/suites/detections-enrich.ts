@@ -2,6 +2,7 @@ import type { NetworkFlowEvent, Processor } from '@outflow/core';
 import { ANALYTICS, type CloudPrefix, DestinationClassifier, type PodRecord, parseCidr, parseIPv4, type T1537Bundle, t1537 } from '@outflow/detections';
 import { createTestContext } from '@outflow/testkit';
 import type { Figure, Harness, Suite } from '../harness.js';
+import { rng } from '../random.js';
 
 /**
  * The t1537 enrichers on the hot path, per flow:
@@ -10,17 +11,6 @@ import type { Figure, Harness, Suite } from '../harness.js';
  * - the preset's processor chain (workload identity by (IP, event time) over 20 000 pods, image trust,
  *   destination class, bucket-owner learner) against two Map lookups and two attribute writes per flow.
  */
-
-/** Deterministic pseudo-random integers (xorshift32). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
 
 const ip = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 

@@ -3,6 +3,7 @@ import { createAnalytic } from '@outflow/detections';
 import { createTestContext } from '@outflow/testkit';
 import { NEVER, Subject } from 'rxjs';
 import type { Figure, Harness, Suite } from '../harness.js';
+import { rng } from '../random.js';
 
 /**
  * exec_payload on the hot path: every process start a runtime sensor reports
@@ -11,17 +12,6 @@ import type { Figure, Harness, Suite } from '../harness.js';
  * against the naive alternative measured side by side: join the arguments and
  * test one regular expression of suspicious words.
  */
-
-/** Deterministic pseudo-random integers (xorshift32). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
 
 /** What application containers run all day. */
 const ORDINARY: [string, string[]][] = [

@@ -4,6 +4,7 @@ import { ANALYTICS, analyticEnv, createEnvironment, t1537Config } from '@outflow
 import { createTestContext } from '@outflow/testkit';
 import { BehaviorSubject, Subject } from 'rxjs';
 import type { Figure, Harness, Suite } from '../harness.js';
+import { rng } from '../random.js';
 
 /**
  * Throughput of the stateful analytics of @outflow/detections (network 14–16,
@@ -15,17 +16,6 @@ import type { Figure, Harness, Suite } from '../harness.js';
  * a class check and a Map update of a (workload, 5-minute window) byte sum,
  * with Welford statistics per workload when its window rolls over.
  */
-
-/** Deterministic pseudo-random integers (xorshift32). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
 
 const T0 = Date.UTC(2024, 2, 4);
 const ip = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;

@@ -1,8 +1,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { type Alert, alertFromFinding, type ComponentContext, ExportRunner, MemoryDeadLetter, silentLogger, T1537, Telemetry } from '@outflow/core';
+import { type Alert, alertFromFinding, ExportRunner, T1537 } from '@outflow/core';
 import { OtlpLogsExporter, otlpLogs } from '@outflow/exporter-otlp';
+import { barePost, context } from '../export-kit.js';
 import type { Figure, Harness, Suite } from '../harness.js';
 
 /**
@@ -73,22 +74,6 @@ function makeAlerts(n: number): Alert[] {
   );
 }
 
-function context(name: string): ComponentContext {
-  const telemetry = new Telemetry({ pipeline: 'bench' });
-  const dead = new MemoryDeadLetter(100);
-  return {
-    name,
-    type: name,
-    kind: 'exporter',
-    metrics: telemetry.forComponent(name),
-    logger: silentLogger,
-    deadLetter: (e) => dead.write({ time: '', pipeline: 'bench', component: name, ...e, raw: undefined }),
-    clock: { now: () => Date.now() },
-    scheduler: undefined as never,
-    signal: new AbortController().signal,
-  };
-}
-
 interface SinkStats {
   records: number;
   unique: number;
@@ -129,28 +114,6 @@ async function viaRunner(runner: ExportRunner, alerts: readonly Alert[]): Promis
   }
   while (runner.delivered - before < alerts.length) await new Promise((r) => setTimeout(r, 1));
   return alerts.length;
-}
-
-async function barePost(url: string, bodies: string[], agent: Agent, concurrency = 2): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++] as string;
-      await new Promise<void>((resolve, reject) => {
-        const req = request(
-          url,
-          { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve());
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
 type Encoder = 'sdk' | 'direct';
@@ -209,7 +172,7 @@ export const suite: Suite = {
         bare: async () => {
           const bodies: string[] = [];
           for (let i = 0; i < alerts.length; i += 512) bodies.push(JSON.stringify(alerts.slice(i, i + 512)));
-          await barePost(sink.url, bodies, agent);
+          await barePost(sink.url, bodies, 2, agent);
           return alerts.length;
         },
       },

@@ -1,24 +1,15 @@
 import { appendFileSync, rmSync } from 'node:fs';
-import { Agent, createServer, request, type Server } from 'node:http';
+import { Agent, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import {
-  type Alert,
-  alertFromFinding,
-  type ComponentContext,
-  type Exporter,
-  ExportRunner,
-  MemoryDeadLetter,
-  silentLogger,
-  T1537,
-  Telemetry,
-} from '@outflow/core';
+import { type Alert, alertFromFinding, type Exporter, ExportRunner, T1537 } from '@outflow/core';
 import { ConsoleExporter, consoleExporter } from '@outflow/exporter-console';
 import { FileExporter, fileExporter } from '@outflow/exporter-file';
 import { buildQuarantinePolicy, k8sQuarantine, QuarantineExporter } from '@outflow/exporter-k8s-quarantine';
 import { OtlpLogsExporter, otlpLogs } from '@outflow/exporter-otlp';
 import { WebhookExporter, webhookExporter } from '@outflow/exporter-webhook';
+import { barePost, context } from '../export-kit.js';
 import type { Figure, Suite } from '../harness.js';
 
 const T0 = Date.UTC(2024, 4, 1);
@@ -63,22 +54,6 @@ function makeAlerts(n: number): Alert[] {
   );
 }
 
-function context(name: string): ComponentContext {
-  const telemetry = new Telemetry({ pipeline: 'bench' });
-  const dead = new MemoryDeadLetter(100);
-  return {
-    name,
-    type: name,
-    kind: 'exporter',
-    metrics: telemetry.forComponent(name),
-    logger: silentLogger,
-    deadLetter: (e) => dead.write({ time: '', pipeline: 'bench', component: name, ...e, raw: undefined }),
-    clock: { now: () => Date.now() },
-    scheduler: undefined as never,
-    signal: new AbortController().signal,
-  };
-}
-
 class Discard extends Writable {
   bytes = 0;
   override _write(chunk: Buffer | string, _e: BufferEncoding, cb: () => void) {
@@ -108,31 +83,6 @@ async function exportAll(exporter: Exporter, alerts: readonly Alert[], batch = 5
   const signal = new AbortController().signal;
   for (let i = 0; i < alerts.length; i += batch) await exporter.export(alerts.slice(i, i + batch), signal);
   return alerts.length;
-}
-
-/** The bare baseline for HTTP exporters: POST `bodies` with keep-alive, `concurrency` at a time. */
-async function barePost(url: string, bodies: string[], concurrency: number, agent: Agent): Promise<number> {
-  let next = 0;
-  const worker = async () => {
-    while (next < bodies.length) {
-      const body = bodies[next++] as string;
-      await new Promise<void>((resolve, reject) => {
-        const req = request(
-          url,
-          { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-          (res) => {
-            res.on('error', reject);
-            res.resume();
-            res.on('end', resolve);
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return bodies.length;
 }
 
 export const suite: Suite = {
