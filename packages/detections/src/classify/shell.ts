@@ -61,6 +61,17 @@ function isSpace(c: string): boolean {
 const OPERATOR_START = new Set(['|', '&', ';', '<', '>', '(', ')', '\n']);
 
 /**
+ * A command substitution starting at `i` — `$( ... )` (not the arithmetic `$(( ... ))`) or a backquoted one —
+ * as its inner text and the index just past it (an unclosed one runs to the end); undefined when none starts there.
+ */
+function readSubstitution(s: string, i: number): { inner: string; end: number } | undefined {
+  if (s[i] === '$' && s[i + 1] === '(' && s[i + 2] !== '(') return readParenthesized(s, i + 2);
+  if (s[i] !== '`') return undefined;
+  const close = s.indexOf('`', i + 1);
+  return close < 0 ? { inner: s.slice(i + 1), end: s.length } : { inner: s.slice(i + 1, close), end: close + 1 };
+}
+
+/**
  * Read the text of a `$(...)` starting after `$(`; returns the inner text and
  * the index after the closing parenthesis. Quotes inside are honoured.
  */
@@ -159,19 +170,11 @@ function lex(s: string, subs: string[]): Token[] {
             i += 2;
             continue;
           }
-          if (q === '$' && s[i + 1] === '(' && s[i + 2] !== '(') {
-            const { inner, end } = readParenthesized(s, i + 2);
-            subs.push(inner);
-            word += s.slice(i, end);
-            i = end;
-            continue;
-          }
-          if (q === '`') {
-            const end = s.indexOf('`', i + 1);
-            const stop = end < 0 ? n : end;
-            subs.push(s.slice(i + 1, stop));
-            word += s.slice(i, Math.min(n, stop + 1));
-            i = Math.min(n, stop + 1);
+          const sub = readSubstitution(s, i);
+          if (sub) {
+            subs.push(sub.inner);
+            word += s.slice(i, sub.end);
+            i = sub.end;
             continue;
           }
           word += q;
@@ -185,19 +188,11 @@ function lex(s: string, subs: string[]): Token[] {
         i += 2;
         continue;
       }
-      if (ch === '$' && s[i + 1] === '(' && s[i + 2] !== '(') {
-        const { inner, end } = readParenthesized(s, i + 2);
-        subs.push(inner);
-        word += s.slice(i, end);
-        i = end;
-        continue;
-      }
-      if (ch === '`') {
-        const end = s.indexOf('`', i + 1);
-        const stop = end < 0 ? n : end;
-        subs.push(s.slice(i + 1, stop));
-        word += s.slice(i, Math.min(n, stop + 1));
-        i = Math.min(n, stop + 1);
+      const sub = readSubstitution(s, i);
+      if (sub) {
+        subs.push(sub.inner);
+        word += s.slice(i, sub.end);
+        i = sub.end;
         continue;
       }
       word += ch;
