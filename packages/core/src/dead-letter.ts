@@ -41,6 +41,22 @@ export interface DeadLetterEntry {
   alert?: Alert;
 }
 
+/** The entry a dead-letter sink writes for `input`: who and when, the raw bytes encoded, absent fields left out. */
+export function deadLetterEntry(input: DeadLetterInput, where: { time: number; pipeline: string; component: string }): DeadLetterEntry {
+  return {
+    time: new Date(where.time).toISOString(),
+    pipeline: where.pipeline,
+    component: where.component,
+    stage: input.stage,
+    reason: input.reason,
+    ...(input.message !== undefined ? { message: input.message } : {}),
+    ...(input.raw !== undefined ? encodeRaw(input.raw) : {}),
+    ...(input.location !== undefined ? { location: input.location } : {}),
+    ...(input.event !== undefined ? { event: input.event } : {}),
+    ...(input.alert !== undefined ? { alert: input.alert } : {}),
+  };
+}
+
 /** Where dead-lettered records go. `write` must not throw and must not block. */
 export interface DeadLetterSink {
   write(entry: DeadLetterEntry): void;

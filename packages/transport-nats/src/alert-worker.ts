@@ -7,14 +7,13 @@ import {
   childLogger,
   compileRoute,
   consoleLogger,
-  type DeadLetterEntry,
   type DeadLetterInput,
   type DeadLetterSink,
   DeliveredKeys,
+  deadLetterEntry,
   deliveryKey,
   type Exporter,
   type ExporterWithDelivery,
-  encodeRaw,
   errorMessage,
   isComponentSpec,
   type Logger,
@@ -122,17 +121,7 @@ export class NatsAlertWorker {
   }
 
   private writeDeadLetter(component: string, input: DeadLetterInput): void {
-    const entry: DeadLetterEntry = {
-      time: new Date().toISOString(),
-      pipeline: this.name,
-      component,
-      stage: input.stage,
-      reason: input.reason,
-      ...(input.message !== undefined ? { message: input.message } : {}),
-      ...(input.raw !== undefined ? encodeRaw(input.raw) : {}),
-      ...(input.location !== undefined ? { location: input.location } : {}),
-      ...(input.alert !== undefined ? { alert: input.alert } : {}),
-    };
+    const entry = deadLetterEntry(input, { time: Date.now(), pipeline: this.name, component });
     try {
       this.deadLetter.write(entry);
       this.telemetry.add(component, 'dead_lettered', 1, input.reason);

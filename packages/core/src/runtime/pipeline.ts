@@ -15,7 +15,7 @@ import { isDetectionBundle } from '../contracts/detection.js';
 import type { Exporter } from '../contracts/exporter.js';
 import type { Processor } from '../contracts/processor.js';
 import type { Receiver, ReceiverHost } from '../contracts/receiver.js';
-import { type DeadLetterEntry, type DeadLetterInput, type DeadLetterSink, encodeRaw, FileDeadLetter, MemoryDeadLetter } from '../dead-letter.js';
+import { type DeadLetterInput, type DeadLetterSink, deadLetterEntry, FileDeadLetter, MemoryDeadLetter } from '../dead-letter.js';
 import { ConfigError, type ConfigIssue, errorMessage } from '../errors.js';
 import { EVENT_KINDS, type EventKind, type OutflowEvent } from '../events.js';
 import type { ExporterWithDelivery } from '../export/delivery-options.js';
@@ -353,18 +353,7 @@ class PipelineImpl implements Pipeline {
   }
 
   private writeDeadLetter(component: string, input: DeadLetterInput): void {
-    const entry: DeadLetterEntry = {
-      time: new Date(this.clock.now()).toISOString(),
-      pipeline: this.name,
-      component,
-      stage: input.stage,
-      reason: input.reason,
-      ...(input.message !== undefined ? { message: input.message } : {}),
-      ...(input.raw !== undefined ? encodeRaw(input.raw) : {}),
-      ...(input.location !== undefined ? { location: input.location } : {}),
-      ...(input.event !== undefined ? { event: input.event } : {}),
-      ...(input.alert !== undefined ? { alert: input.alert } : {}),
-    };
+    const entry = deadLetterEntry(input, { time: this.clock.now(), pipeline: this.name, component });
     try {
       this.deadLetter.write(entry);
       this.telemetry.add(component, 'dead_lettered', 1, input.reason);

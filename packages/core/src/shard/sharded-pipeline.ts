@@ -4,7 +4,7 @@ import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { type Observable, Subject } from 'rxjs';
 import type { Alert } from '../alert.js';
 import type { EmitOptions, ReceiverHost } from '../contracts/receiver.js';
-import { type DeadLetterSink, encodeRaw, MemoryDeadLetter } from '../dead-letter.js';
+import { type DeadLetterSink, deadLetterEntry, MemoryDeadLetter } from '../dead-letter.js';
 import { errorMessage } from '../errors.js';
 import { type OutflowEvent, workloadKey } from '../events.js';
 import { consoleLogger, type Logger } from '../logger.js';
@@ -431,17 +431,7 @@ class ShardedPipelineImpl implements ShardedPipeline {
       deadLetter: (entry) => {
         metrics.add('errors', 1, entry.reason);
         try {
-          this.deadLetterSink.write({
-            time: new Date().toISOString(),
-            pipeline: 'sharded',
-            component: name,
-            stage: entry.stage,
-            reason: entry.reason,
-            ...(entry.message !== undefined ? { message: entry.message } : {}),
-            ...(entry.raw !== undefined ? encodeRaw(entry.raw) : {}),
-            ...(entry.location !== undefined ? { location: entry.location } : {}),
-            ...(entry.event !== undefined ? { event: entry.event } : {}),
-          });
+          this.deadLetterSink.write(deadLetterEntry(entry, { time: Date.now(), pipeline: 'sharded', component: name }));
           metrics.add('dead_lettered', 1, entry.reason);
         } catch {
           metrics.add('dropped', 1, 'dead_letter_failed');
