@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { ShardedPipeline } from '@outflow/core';
+import { recordField, type ShardedPipeline } from '@outflow/core';
 import { FileSource, fileSourceSchema } from '@outflow/io';
 
 /**
@@ -19,13 +19,8 @@ function pods(inventoryPath: string): InventoryPod[] {
   return (JSON.parse(readFileSync(inventoryPath, 'utf8')) as { pods: InventoryPod[] }).pods;
 }
 
-/** The `index`-th space-separated field of a line, without splitting the rest. */
-function field(line: string, index: number): string {
-  let start = 0;
-  for (let i = 0; i < index; i++) start = line.indexOf(' ', start) + 1;
-  const end = line.indexOf(' ', start);
-  return end < 0 ? line.slice(start) : line.slice(start, end);
-}
+const srcaddr = recordField(3);
+const dstaddr = recordField(4);
 
 /**
  * VPC flow lines (srcaddr is field 3, dstaddr field 4 in every layout that
@@ -36,8 +31,9 @@ export function vpcRouter(inventoryPath: string): (line: string) => string | und
   const byIp = new Map<string, string>();
   for (const p of pods(inventoryPath)) byIp.set(p.ip, `${p.namespace}/${p.workloadName}`);
   return (line) => {
-    const src = field(line, 3);
-    return byIp.get(src) ?? byIp.get(field(line, 4)) ?? src;
+    const src = srcaddr(line) ?? '';
+    const dst = dstaddr(line);
+    return byIp.get(src) ?? (dst !== undefined ? byIp.get(dst) : undefined) ?? src;
   };
 }
 

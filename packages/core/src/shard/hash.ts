@@ -1,20 +1,31 @@
-/**
- * Stable key hashing for sharding: FNV-1a over UTF-16 code units, 32 bits.
- * The same key maps to the same shard in every process and on every run.
- */
-export function hashKey(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
+/** 32-bit FNV-1a of a string (UTF-16 code units). */
+export function fnv1a(text: string, seed = 0x811c9dc5): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  // final avalanche (murmur3 fmix32): FNV-1a alone leaves the low bits of similar keys (10.0.0.1, 10.0.0.2) correlated
+  return h >>> 0;
+}
+
+/** A well-mixed 32-bit hash of a 32-bit integer (murmur3 finaliser, fmix32). */
+export function mix32(x: number): number {
+  let h = x | 0;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
+}
+
+/**
+ * Stable key hashing for sharding: FNV-1a over UTF-16 code units, 32 bits, then
+ * fmix32 (FNV-1a alone leaves the low bits of similar keys, 10.0.0.1 and 10.0.0.2,
+ * correlated). The same key maps to the same shard in every process and on every run.
+ */
+export function hashKey(key: string): number {
+  return mix32(fnv1a(key));
 }
 
 /** The shard (0 .. shards-1) a key belongs to. */

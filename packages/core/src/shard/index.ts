@@ -1,4 +1,4 @@
-export { hashKey, recordField, shardOf } from './hash.js';
+export { fnv1a, hashKey, mix32, recordField, shardOf } from './hash.js';
 export type { RecordMeta, ShardDefinition, ShardInfo } from './protocol.js';
 export {
   type ShardedPipeline,
