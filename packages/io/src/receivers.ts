@@ -5,6 +5,7 @@ import {
   type DecodeMeta,
   type Decoder,
   type DecodeSink,
+  decodeRecords,
   errorMessage,
   type OutflowEvent,
   type Receiver,
@@ -61,36 +62,10 @@ export function createFileReceiver(ctx: ComponentContext, config: FileSourceConf
         logger: ctx.logger,
         metrics: transportMetrics(ctx.metrics),
         onRecords: async (batch) => {
-          const events: OutflowEvent[] = [];
           const meta: DecodeMeta = { observedTime: host.now(), location: batch.path, line: batch.firstLineNumber, receiver: host.name };
           if (batch.firstLine !== undefined) meta.firstLine = batch.firstLine;
-          const sink: DecodeSink = {
-            event: (e) => events.push(e),
-            error: (e) =>
-              host.deadLetter({
-                stage: 'decode',
-                reason: e.reason,
-                message: e.message,
-                raw: e.raw,
-                location: withDetail(`${batch.path}:${meta.line}`, e, String(meta.line)),
-              }),
-          };
-          const { records, lineNumbers } = batch;
-          for (let i = 0; i < records.length; i++) {
-            meta.line = lineNumbers ? (lineNumbers[i] as number) : batch.firstLineNumber + i;
-            const record = records[i] as string;
-            try {
-              decoder.decode(record, sink, meta);
-            } catch (err) {
-              host.deadLetter({
-                stage: 'decode',
-                reason: 'decoder_exception',
-                message: `decoder ${decoder.format} threw: ${errorMessage(err)}`,
-                raw: record,
-                location: `${batch.path}:${meta.line}`,
-              });
-            }
-          }
+          const { lineNumbers, firstLineNumber } = batch;
+          const events = decodeRecords(decoder, batch.records, host, meta, lineNumbers ? (i) => lineNumbers[i] : (i) => firstLineNumber + i);
           if (events.length > 0) await host.emit(events);
         },
         onError: (e) =>

@@ -125,6 +125,53 @@ export function decodeAll<In, E>(decoder: Decoder<In, E>, input: In, meta: Parti
 }
 
 /**
+ * Decode a batch of records, one `decode` call each: the events they hold, in order. A malformed record goes to
+ * `host.deadLetter` (stage `decode`, located at `path:line`, plus the decoder's own detail such as a record index);
+ * a decoder that throws costs only its record (`decoder_exception`). `meta.line` is set from `lineOf(i)` for each
+ * record when given.
+ */
+export function decodeRecords(
+  decoder: Decoder<string>,
+  records: readonly string[],
+  host: Pick<ReceiverHost, 'deadLetter'>,
+  meta: DecodeMeta,
+  lineOf?: (index: number) => number | undefined,
+): OutflowEvent[] {
+  const events: OutflowEvent[] = [];
+  const sink: DecodeSink = {
+    event: (e) => events.push(e),
+    error: (e) => {
+      const at = metaLocation(meta);
+      const detail = e.location !== undefined && e.location !== (meta.line === undefined ? undefined : String(meta.line));
+      host.deadLetter({
+        stage: 'decode',
+        reason: e.reason,
+        message: e.message,
+        raw: e.raw,
+        ...(at !== undefined ? { location: detail ? `${at}#${e.location}` : at } : {}),
+      });
+    },
+  };
+  for (let i = 0; i < records.length; i++) {
+    if (lineOf) meta.line = lineOf(i);
+    const record = records[i] as string;
+    try {
+      decoder.decode(record, sink, meta);
+    } catch (err) {
+      const at = metaLocation(meta);
+      host.deadLetter({
+        stage: 'decode',
+        reason: 'decoder_exception',
+        message: `decoder ${decoder.format} threw: ${err instanceof Error ? err.message : String(err)}`,
+        raw: record,
+        ...(at !== undefined ? { location: at } : {}),
+      });
+    }
+  }
+  return events;
+}
+
+/**
  * A named wire format: its decoder, how files of it are framed, and how to
  * recognise it. Receiver packages export their formats so that the CLI
  * (`outflow decode`, `outflow replay`) and generic transports can use them.

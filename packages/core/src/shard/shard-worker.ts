@@ -1,9 +1,8 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Alert } from '../alert.js';
 import type { Exporter } from '../contracts/exporter.js';
-import type { DecodeMeta, Decoder, DecodeSink, Receiver, ReceiverHost } from '../contracts/receiver.js';
+import { type DecodeMeta, type Decoder, decodeRecords, type Receiver, type ReceiverHost } from '../contracts/receiver.js';
 import { errorMessage } from '../errors.js';
-import type { OutflowEvent } from '../events.js';
 import { createPipeline, type Pipeline } from '../runtime/pipeline.js';
 import type { FromWorker, ShardDefinition, ShardInfo, ShardWorkerInit, ToWorker } from './protocol.js';
 
@@ -67,32 +66,11 @@ class ShardInput implements Receiver {
       ack();
       return;
     }
-    const events: OutflowEvent[] = [];
-    const location = message.location;
     const meta: DecodeMeta = { observedTime: message.observedTime, receiver: host.name };
-    if (location !== undefined) meta.location = location;
+    if (message.location !== undefined) meta.location = message.location;
     if (message.firstLine !== undefined) meta.firstLine = message.firstLine;
-    const sink: DecodeSink = {
-      event: (e) => events.push(e),
-      error: (e) =>
-        host.deadLetter({
-          stage: 'decode',
-          reason: e.reason,
-          message: e.message,
-          raw: e.raw,
-          ...(location !== undefined ? { location: meta.line !== undefined ? `${location}:${meta.line}` : location } : {}),
-        }),
-    };
-    const { records, lines } = message;
-    for (let i = 0; i < records.length; i++) {
-      if (lines) meta.line = lines[i];
-      const record = records[i] as string;
-      try {
-        decoder.decode(record, sink, meta);
-      } catch (err) {
-        host.deadLetter({ stage: 'decode', reason: 'decoder_exception', message: `decoder ${decoder.format} threw: ${errorMessage(err)}`, raw: record });
-      }
-    }
+    const { lines } = message;
+    const events = decodeRecords(decoder, message.records, host, meta, lines ? (i) => lines[i] : undefined);
     await host.emit(events, { onProcessed: ack });
   }
 
