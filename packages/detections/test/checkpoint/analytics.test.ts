@@ -16,7 +16,7 @@ import { ignoreElements, tap } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { T1537ConfigInput } from '../../src/index.js';
 import { EVIL, OURS } from '../helpers.js';
-import { fresh, type PhaseResult, runPhase } from './helpers.js';
+import { type Restart, restartAt } from './helpers.js';
 
 /**
  * One analytic (or enricher) at a time: state built before a restart is
@@ -38,39 +38,14 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Restart {
-  first: PhaseResult;
-  second: PhaseResult;
-  checkpoint: PipelineCheckpoint;
-}
-
-/**
- * Run `events` (one receiver, `batchSize` 1 so the watermark follows each
- * event) up to `cut`, then resume. `strip` removes those components' state
- * from the checkpoint before resuming (the control); `resumeWith` is the config of
- * the resumed run (a config change).
- */
-async function restart(
+/** `restartAt` with a fresh checkpoint store under this file's directory and the default configuration. */
+function restart(
   events: readonly OutflowEvent[],
   cut: number,
   options: { config?: T1537ConfigInput; resumeWith?: T1537ConfigInput; strip?: string[]; probe?: Detection; mangle?: (c: PipelineCheckpoint) => void } = {},
 ): Promise<Restart> {
-  const config = options.config ?? ORG;
   const store = new FileCheckpointStore(join(dir, `store-${++stores}`, 'checkpoint.json'));
-  const extra = options.probe ? { extraDetections: [options.probe] } : {};
-  const first = await runPhase(fresh([events]), config, { store, stopAt: [cut], batchSize: 1, ...extra });
-  const checkpoint = first.checkpoint as PipelineCheckpoint;
-  expect(checkpoint.positions.receiver).toBe(cut);
-  let second: PhaseResult;
-  if (options.strip || options.mangle) {
-    const edited = structuredClone(checkpoint);
-    for (const id of options.strip ?? []) delete edited.detections[id];
-    options.mangle?.(edited);
-    second = await runPhase(fresh([events]), options.resumeWith ?? config, { restore: edited, batchSize: 1, ...extra });
-  } else {
-    second = await runPhase(fresh([events]), options.resumeWith ?? config, { store, batchSize: 1, ...extra });
-  }
-  return { first, second, checkpoint };
+  return restartAt(events, cut, store, { ...options, config: options.config ?? ORG });
 }
 
 const of = (alerts: readonly Alert[], id: string) => alerts.filter((a) => a.detection.id === id);

@@ -22,6 +22,7 @@ import { createVpcFlowDecoder } from '@outflow/receiver-flow-logs';
 import { k8sAuditDecoder } from '@outflow/receiver-k8s-audit';
 import { tetragonDecoder } from '@outflow/receiver-tetragon';
 import { createTestContext, MemoryExporter, type ScenarioFiles } from '@outflow/testkit';
+import { expect } from 'vitest';
 import { type T1537Bundle, type T1537ConfigInput, t1537, t1537Config } from '../../src/index.js';
 import { fixedClock } from '../helpers.js';
 
@@ -201,4 +202,38 @@ export function newIds(alerts: readonly Alert[]): string[] {
 /** Sorted `id → last delivery` lines, for readable diffs. */
 export function describe(map: Map<string, string>): string[] {
   return [...map.entries()].map(([id, what]) => `${what} ${id}`).sort();
+}
+
+export interface Restart {
+  first: PhaseResult;
+  second: PhaseResult;
+  checkpoint: PipelineCheckpoint;
+}
+
+/**
+ * Run `events` (one receiver, one event per batch so the watermark follows each event) up to `cut` with checkpoints in
+ * `store`, then resume. `strip` removes those detections' state from the checkpoint before resuming and `mangle` edits
+ * it (the controls); `resumeWith` is the config of the resumed run (a config change).
+ */
+export async function restartAt(
+  events: readonly OutflowEvent[],
+  cut: number,
+  store: CheckpointStore,
+  options: { config: T1537ConfigInput; resumeWith?: T1537ConfigInput; strip?: string[]; probe?: Detection; mangle?: (c: PipelineCheckpoint) => void },
+): Promise<Restart> {
+  const { config } = options;
+  const extra = options.probe ? { extraDetections: [options.probe] } : {};
+  const first = await runPhase(fresh([events]), config, { store, stopAt: [cut], batchSize: 1, ...extra });
+  const checkpoint = first.checkpoint as PipelineCheckpoint;
+  expect(checkpoint.positions.receiver).toBe(cut);
+  let second: PhaseResult;
+  if (options.strip || options.mangle) {
+    const edited = structuredClone(checkpoint);
+    for (const id of options.strip ?? []) delete edited.detections[id];
+    options.mangle?.(edited);
+    second = await runPhase(fresh([events]), options.resumeWith ?? config, { restore: edited, batchSize: 1, ...extra });
+  } else {
+    second = await runPhase(fresh([events]), options.resumeWith ?? config, { store, batchSize: 1, ...extra });
+  }
+  return { first, second, checkpoint };
 }

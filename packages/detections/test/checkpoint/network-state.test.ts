@@ -24,7 +24,7 @@ import { CheckpointFormatError } from '../../src/enrich/checkpoint.js';
 import { analyticEnv, createEnvironment, type T1537ConfigInput, t1537Config } from '../../src/index.js';
 import { OURS } from '../helpers.js';
 import { manualContext } from '../network/helpers.js';
-import { fresh, type PhaseResult, runPhase } from './helpers.js';
+import { type PhaseResult, type Restart, restartAt } from './helpers.js';
 
 /**
  * The network analytics and the correlation across a restart, one at a
@@ -51,36 +51,14 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Restart {
-  first: PhaseResult;
-  second: PhaseResult;
-  checkpoint: PipelineCheckpoint;
-}
-
-/**
- * Run `events` (one receiver, one event per batch so the watermark follows each event) up to `cut`, then resume from
- * the checkpoint. `mangle` edits the checkpoint before resuming (the controls: state removed or made unreadable).
- */
-async function restart(
+/** `restartAt` with a fresh checkpoint store under this file's directory and the default configuration. */
+function restart(
   events: readonly OutflowEvent[],
   cut: number,
   options: { config?: T1537ConfigInput; mangle?: (c: PipelineCheckpoint) => void; probe?: Detection } = {},
 ): Promise<Restart> {
-  const config = options.config ?? ORG;
   const store = new FileCheckpointStore(join(dir, `store-${++stores}`, 'checkpoint.json'));
-  const extra = options.probe ? { extraDetections: [options.probe] } : {};
-  const first = await runPhase(fresh([events]), config, { store, stopAt: [cut], batchSize: 1, ...extra });
-  const checkpoint = first.checkpoint as PipelineCheckpoint;
-  expect(checkpoint.positions.receiver).toBe(cut);
-  let second: PhaseResult;
-  if (options.mangle) {
-    const edited = structuredClone(checkpoint);
-    options.mangle(edited);
-    second = await runPhase(fresh([events]), config, { restore: edited, batchSize: 1, ...extra });
-  } else {
-    second = await runPhase(fresh([events]), config, { store, batchSize: 1, ...extra });
-  }
-  return { first, second, checkpoint };
+  return restartAt(events, cut, store, { ...options, config: options.config ?? ORG });
 }
 
 const of = (alerts: readonly Alert[], id: string) => alerts.filter((a) => a.detection.id === id);
